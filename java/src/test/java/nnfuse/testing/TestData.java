@@ -1,0 +1,37 @@
+package nnfuse.testing;
+
+import java.util.SplittableRandom;
+
+/** Seeded random inputs and the awkward sizes every kernel is tested at. */
+public final class TestData {
+    /** Sizes that hit vector-loop tails and thread splits: below, at and just past 8, 32, 128 and 4096. */
+    public static final int[] AWKWARD_SIZES = {1, 3, 7, 8, 31, 33, 127, 129, 4097};
+
+    private TestData() {}
+
+    /** {@code n} values from N(mean, sd^2), reproducible from {@code seed}. */
+    public static float[] normal(long seed, int n, double mean, double sd) {
+        SplittableRandom random = new SplittableRandom(seed);
+        float[] v = new float[n];
+        for (int i = 0; i < n; i++) {
+            v[i] = (float) (mean + sd * gaussian(random));
+        }
+        return v;
+    }
+
+    /** {@code n} values uniform in [lo, hi), reproducible from {@code seed}. */
+    public static float[] uniform(long seed, int n, double lo, double hi) {
+        SplittableRandom random = new SplittableRandom(seed);
+        float[] v = new float[n];
+        for (int i = 0; i < n; i++) {
+            v[i] = (float) (lo + (hi - lo) * random.nextDouble());
+        }
+        return v;
+    }
+
+    private static double gaussian(SplittableRandom random) {
+        double u1 = random.nextDouble();
+        double u2 = random.nextDouble();
+        return Math.sqrt(-2 * Math.log1p(-u1)) * Math.cos(2 * Math.PI * u2);
+    }
+}
