@@ -5,6 +5,7 @@
 #ifndef NF_COMMON_ERROR_H
 #define NF_COMMON_ERROR_H
 
+#include <math.h>
 #include <stdint.h>
 
 #include "nnfuse.h"
@@ -24,6 +25,13 @@ int32_t nf_fail(int32_t status, const char *fmt, ...)
         if ((n) < 1)                                                           \
             return nf_fail(NF_ERR_INVALID_ARGUMENT, "%s: %s must be >= 1, got %lld", \
                            (op), #n, (long long)(n));                          \
+    } while (0)
+
+#define NF_CHECK_FINITE_NON_NEGATIVE(op, v)                                    \
+    do {                                                                       \
+        if (!((v) >= 0) || isinf(v))                                           \
+            return nf_fail(NF_ERR_INVALID_ARGUMENT, "%s: %s must be finite and >= 0, got %g", \
+                           (op), #v, (double)(v));                             \
     } while (0)
 
 #endif

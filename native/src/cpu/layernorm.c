@@ -68,9 +68,7 @@ NF_API int32_t nf_layernorm_fwd_f32(float *y, float *mean, float *rstd, const fl
     NF_CHECK_PTR(op, x);
     NF_CHECK_POSITIVE(op, rows);
     NF_CHECK_POSITIVE(op, cols);
-    if (!(eps >= 0.0f) || isinf(eps))
-        return nf_fail(NF_ERR_INVALID_ARGUMENT, "%s: eps must be finite and >= 0, got %g", op,
-                       (double)eps);
+    NF_CHECK_FINITE_NON_NEGATIVE(op, eps);
 
     const int parallel = rows > 1 && rows * cols >= NF_PARALLEL_MIN_WORK;
 #pragma omp parallel for schedule(static) num_threads(nf_threads()) if (parallel)

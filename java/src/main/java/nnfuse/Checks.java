@@ -37,4 +37,31 @@ final class Checks {
             throw new IllegalArgumentException(op + ": " + name + " must be finite and >= 0, got " + value);
         }
     }
+
+    /** {@code t} has {@code rank} dimensions; {@code layout} names them, e.g. {@code [N, C]}. */
+    static void rank(String op, String name, Tensor t, int rank, String layout) {
+        if (t.rank() != rank) {
+            throw new IllegalArgumentException(op + ": " + name + " must have rank " + rank + " (" + layout
+                    + "), got " + t.describe());
+        }
+    }
+
+    /** {@code a} and {@code b} are both given or both null. */
+    static void bothOrNeither(String op, String nameA, Tensor a, String nameB, Tensor b) {
+        if ((a == null) != (b == null)) {
+            throw new IllegalArgumentException(op + ": " + nameA + " and " + nameB
+                    + " must both be given or both be null, got " + describeOrNull(a) + " and " + describeOrNull(b));
+        }
+    }
+
+    /** {@code value} is finite and in [0, 1]. */
+    static void unitInterval(String op, String name, double value) {
+        if (!(value >= 0 && value <= 1)) {
+            throw new IllegalArgumentException(op + ": " + name + " must be finite and in [0, 1], got " + value);
+        }
+    }
+
+    private static String describeOrNull(Tensor t) {
+        return t == null ? "null" : t.describe();
+    }
 }
