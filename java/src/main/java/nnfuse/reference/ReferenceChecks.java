@@ -5,11 +5,29 @@ final class ReferenceChecks {
     private ReferenceChecks() {}
 
     static void requireLength(String name, float[] a, long expected) {
-        if (a == null) {
+        requireLength(name, a == null ? -1 : a.length, expected);
+    }
+
+    static void requireLength(String name, double[] a, long expected) {
+        requireLength(name, a == null ? -1 : a.length, expected);
+    }
+
+    /** {@code length} is -1 for a null array. */
+    private static void requireLength(String name, int length, long expected) {
+        if (length < 0) {
             throw new IllegalArgumentException(name + " must not be null");
         }
-        if (a.length != expected) {
-            throw new IllegalArgumentException(name + " has " + a.length + " elements, expected " + expected);
+        if (length != expected) {
+            throw new IllegalArgumentException(name + " has " + length + " elements, expected " + expected);
         }
+    }
+
+    /** The array widened to double, exactly. */
+    static double[] widen(float[] a) {
+        double[] d = new double[a.length];
+        for (int i = 0; i < a.length; i++) {
+            d[i] = a[i];
+        }
+        return d;
     }
 }
