@@ -79,6 +79,17 @@ NF_API int32_t nf_layernorm_fwd_f32(float *y, float *mean, float *rstd,
                                     const float *beta, int64_t rows,
                                     int64_t cols, float eps);
 
+/* ---- Random numbers ----------------------------------------------------- */
+
+/*
+ * One block of the Philox4x32-10 counter-based generator (Random123's
+ * philox4x32_R with 10 rounds): the four 32-bit words for counter ctr and
+ * key. Exposed so that masks can be checked against the published
+ * known-answer vectors and reproduced outside nnfuse. The one exception to
+ * outputs-first: the arguments follow Random123's philox4x32(ctr, key).
+ */
+NF_API int32_t nf_philox4x32_10(const uint32_t ctr[4], const uint32_t key[2], uint32_t out[4]);
+
 /* ---- Softmax ----------------------------------------------------------- */
 
 /*

@@ -625,6 +625,68 @@ public class nnfuse_h extends nnfuse_h$shared {
         }
     }
 
+    private static class nf_philox4x32_10 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            nnfuse_h.C_INT,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("nf_philox4x32_10");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t nf_philox4x32_10(const uint32_t ctr[4], const uint32_t key[2], uint32_t out[4])
+     * }
+     */
+    public static FunctionDescriptor nf_philox4x32_10$descriptor() {
+        return nf_philox4x32_10.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t nf_philox4x32_10(const uint32_t ctr[4], const uint32_t key[2], uint32_t out[4])
+     * }
+     */
+    public static MethodHandle nf_philox4x32_10$handle() {
+        return nf_philox4x32_10.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t nf_philox4x32_10(const uint32_t ctr[4], const uint32_t key[2], uint32_t out[4])
+     * }
+     */
+    public static MemorySegment nf_philox4x32_10$address() {
+        return nf_philox4x32_10.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t nf_philox4x32_10(const uint32_t ctr[4], const uint32_t key[2], uint32_t out[4])
+     * }
+     */
+    public static int nf_philox4x32_10(MemorySegment ctr, MemorySegment key, MemorySegment out) {
+        var mh$ = nf_philox4x32_10.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("nf_philox4x32_10", ctr, key, out);
+            }
+            return (int)mh$.invokeExact(ctr, key, out);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static class nf_softmax_fwd_f32 {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             nnfuse_h.C_INT,
