@@ -41,14 +41,8 @@ public final class LinearLnReluOps {
      */
     public static Tensor forward(Tensor x, Tensor weight, Tensor bias, Tensor gamma, Tensor beta, float eps,
             boolean relu) {
-        Tensor y = Tensor.zeros(LinearOps.Shape.of(OP, x, weight, bias).output());
-        try {
-            forward(y, null, null, null, x, weight, bias, gamma, beta, eps, relu);
-        } catch (RuntimeException e) {
-            y.close();
-            throw e;
-        }
-        return y;
+        return Outputs.fill(Tensor.zeros(LinearOps.Shape.of(OP, x, weight, bias).output()),
+                y -> forward(y, null, null, null, x, weight, bias, gamma, beta, eps, relu));
     }
 
     /**

@@ -30,13 +30,7 @@ public final class LinearOps {
      */
     public static Tensor forward(Tensor x, Tensor weight, Tensor bias) {
         Tensor y = Tensor.zeros(Shape.of("linear", x, weight, bias).output());
-        try {
-            forward(y, x, weight, bias);
-        } catch (RuntimeException e) {
-            y.close();
-            throw e;
-        }
-        return y;
+        return Outputs.fill(y, out -> forward(out, x, weight, bias));
     }
 
     /**
@@ -68,8 +62,9 @@ public final class LinearOps {
             Checks.tensor(op, "x", x);
             Checks.tensor(op, "weight", weight);
             Checks.optional(op, "bias", bias);
+            Checks.rank(op, "weight", weight, 2, "[out_features, in_features]");
             long in = x.size(-1);
-            if (weight.rank() != 2 || weight.size(1) != in) {
+            if (weight.size(1) != in) {
                 throw new IllegalArgumentException(op + ": weight must have shape [out_features, " + in
                         + "] (in_features = the last dimension of x " + x.describe() + "), got "
                         + Arrays.toString(weight.shape()));

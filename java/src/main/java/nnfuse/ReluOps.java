@@ -16,14 +16,7 @@ public final class ReluOps {
     /** Rectifies {@code x} (any shape) into a new tensor of the same shape. */
     public static Tensor forward(Tensor x) {
         Checks.tensor("relu", "x", x);
-        Tensor y = Tensor.zeros(x.shape());
-        try {
-            forward(y, x);
-        } catch (RuntimeException e) {
-            y.close();
-            throw e;
-        }
-        return y;
+        return Outputs.fill(Tensor.zeros(x.shape()), y -> forward(y, x));
     }
 
     /**

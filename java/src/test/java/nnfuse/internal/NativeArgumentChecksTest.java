@@ -1,5 +1,6 @@
 package nnfuse.internal;
 
+import static nnfuse.testing.Messages.assertMessage;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -100,9 +101,6 @@ class NativeArgumentChecksTest {
 
     private static void assertInvalid(int status, String... fragments) {
         assertEquals(nnfuse_h.NF_ERR_INVALID_ARGUMENT(), status, "status");
-        String message = nnfuse_h.nf_last_error().getString(0);
-        for (String f : fragments) {
-            assertTrue(message.contains(f), () -> "message '" + message + "' should mention '" + f + "'");
-        }
+        assertMessage(nnfuse_h.nf_last_error().getString(0), fragments);
     }
 }
