@@ -160,6 +160,32 @@ NF_API int32_t nf_argmax_fwd_f32(int64_t *index, const float *x, int64_t rows,
  * the result is the same for every thread count. Requires n >= 1.
  */
 NF_API int32_t nf_l2_fwd_f32(double *sum_squares, const float *x, int64_t n);
+/* ---- Dropout ------------------------------------------------------------ */
+
+/*
+ * Dropout (Srivastava et al., 2014) of x[n] into y[n], training mode. Element i
+ * takes draw offset + i of the Philox4x32-10 stream that cuRAND's
+ * curand_init(seed, 0, 0, &state) starts, turns it into u in (0, 1] as
+ * curand_uniform does (draw * 2^-32 + 2^-33 in float), and is kept when
+ * u < 1 - p (1 - p rounded to float), as PyTorch's CUDA dropout compares.
+ * (seed, offset) alone determine the mask, never the thread count; a caller
+ * that advances offset by n per call continues one stream.
+ * inverted = 1: kept units are x * (1 / (1 - p)), the factor rounded once to
+ * float (PyTorch's dropout); inverted = 0: kept units are x unchanged.
+ * Dropped units are +0.0, whatever x holds, so p = 1 gives zeros, never NaN.
+ * p = 0 copies x bit for bit (PyTorch returns the input unchanged).
+ * y may be x (in place). Requires n >= 1, p in [0, 1], offset + n <= 2^64.
+ */
+NF_API int32_t nf_dropout_fwd_f32(float *y, const float *x, int64_t n, uint64_t seed,
+                                  uint64_t offset, float p, int32_t inverted);
+
+/*
+ * The keep mask of nf_dropout_fwd_f32 for the same (n, seed, offset, p):
+ * mask[i] = 1.0 where element i is kept, 0.0 where it is dropped.
+ * Requires n >= 1, p in [0, 1], offset + n <= 2^64.
+ */
+NF_API int32_t nf_dropout_mask_fwd_f32(float *mask, int64_t n, uint64_t seed, uint64_t offset,
+                                       float p);
 
 /* ---- Linear ------------------------------------------------------------ */
 

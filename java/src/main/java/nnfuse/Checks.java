@@ -88,4 +88,23 @@ final class Checks {
         }
         return value;
     }
+
+    /** {@code p} is a dropout probability in [0, 1]; the message carries PyTorch's text. */
+    static void dropoutProbability(String op, String name, float p) {
+        if (!(p >= 0 && p <= 1)) {
+            throw new IllegalArgumentException(
+                    op + ": " + name + ": dropout probability has to be between 0 and 1, but got " + p);
+        }
+    }
+
+    /**
+     * Stream indices {@code offset} to {@code offset + n - 1} (unsigned) do not wrap past 2^64 - 1, where
+     * cuRAND's 128-bit counter would carry on instead of starting over.
+     */
+    static void streamRange(String op, long offset, long n, Tensor t) {
+        if (Long.compareUnsigned(offset + (n - 1), offset) < 0) {
+            throw new IllegalArgumentException(op + ": offset + n must not exceed 2^64, got offset "
+                    + Long.toUnsignedString(offset) + " and n " + n + " (" + t.describe() + ")");
+        }
+    }
 }

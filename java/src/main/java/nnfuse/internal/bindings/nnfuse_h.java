@@ -1006,6 +1006,136 @@ public class nnfuse_h extends nnfuse_h$shared {
         }
     }
 
+    private static class nf_dropout_fwd_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            nnfuse_h.C_INT,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_FLOAT,
+            nnfuse_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("nf_dropout_fwd_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t nf_dropout_fwd_f32(float *y, const float *x, int64_t n, uint64_t seed, uint64_t offset, float p, int32_t inverted)
+     * }
+     */
+    public static FunctionDescriptor nf_dropout_fwd_f32$descriptor() {
+        return nf_dropout_fwd_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t nf_dropout_fwd_f32(float *y, const float *x, int64_t n, uint64_t seed, uint64_t offset, float p, int32_t inverted)
+     * }
+     */
+    public static MethodHandle nf_dropout_fwd_f32$handle() {
+        return nf_dropout_fwd_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t nf_dropout_fwd_f32(float *y, const float *x, int64_t n, uint64_t seed, uint64_t offset, float p, int32_t inverted)
+     * }
+     */
+    public static MemorySegment nf_dropout_fwd_f32$address() {
+        return nf_dropout_fwd_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t nf_dropout_fwd_f32(float *y, const float *x, int64_t n, uint64_t seed, uint64_t offset, float p, int32_t inverted)
+     * }
+     */
+    public static int nf_dropout_fwd_f32(MemorySegment y, MemorySegment x, long n, long seed, long offset, float p, int inverted) {
+        var mh$ = nf_dropout_fwd_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("nf_dropout_fwd_f32", y, x, n, seed, offset, p, inverted);
+            }
+            return (int)mh$.invokeExact(y, x, n, seed, offset, p, inverted);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class nf_dropout_mask_fwd_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            nnfuse_h.C_INT,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_FLOAT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("nf_dropout_mask_fwd_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t nf_dropout_mask_fwd_f32(float *mask, int64_t n, uint64_t seed, uint64_t offset, float p)
+     * }
+     */
+    public static FunctionDescriptor nf_dropout_mask_fwd_f32$descriptor() {
+        return nf_dropout_mask_fwd_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t nf_dropout_mask_fwd_f32(float *mask, int64_t n, uint64_t seed, uint64_t offset, float p)
+     * }
+     */
+    public static MethodHandle nf_dropout_mask_fwd_f32$handle() {
+        return nf_dropout_mask_fwd_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t nf_dropout_mask_fwd_f32(float *mask, int64_t n, uint64_t seed, uint64_t offset, float p)
+     * }
+     */
+    public static MemorySegment nf_dropout_mask_fwd_f32$address() {
+        return nf_dropout_mask_fwd_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t nf_dropout_mask_fwd_f32(float *mask, int64_t n, uint64_t seed, uint64_t offset, float p)
+     * }
+     */
+    public static int nf_dropout_mask_fwd_f32(MemorySegment mask, long n, long seed, long offset, float p) {
+        var mh$ = nf_dropout_mask_fwd_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("nf_dropout_mask_fwd_f32", mask, n, seed, offset, p);
+            }
+            return (int)mh$.invokeExact(mask, n, seed, offset, p);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static class nf_linear_fwd_f32 {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             nnfuse_h.C_INT,
