@@ -187,6 +187,52 @@ NF_API int32_t nf_dropout_fwd_f32(float *y, const float *x, int64_t n, uint64_t 
 NF_API int32_t nf_dropout_mask_fwd_f32(float *mask, int64_t n, uint64_t seed, uint64_t offset,
                                        float p);
 
+/* ---- Linear ------------------------------------------------------------ */
+
+/*
+ * y[r, j] = sum_k x[r, k] * weight[j, k] + bias[j]: y = x weight^T + bias over
+ * x[rows, in_features], with weight[out_features, in_features] in PyTorch's
+ * layout and y[rows, out_features]. bias ([out_features]) may be NULL.
+ * Each element is a float32 sum in one fixed order, whatever the thread count
+ * and the number of rows. y must not overlap x, weight or bias.
+ * Requires rows >= 1, in_features >= 1, out_features >= 1.
+ */
+NF_API int32_t nf_linear_fwd_f32(float *y, const float *x, const float *weight,
+                                 const float *bias, int64_t rows,
+                                 int64_t in_features, int64_t out_features);
+
+/* ---- Linear + LayerNorm + ReLU ----------------------------------------- */
+
+/*
+ * y = relu(layernorm(x weight^T + bias)) in one pass: each block of rows is
+ * normalized right after its product is computed, while it is still in cache.
+ * The product is the one of nf_linear_fwd_f32 and the normalization the one
+ * of nf_layernorm_fwd_f32 over the out_features of each row, with gamma and
+ * beta ([out_features]) each optional (NULL); relu = 0 skips the ReLU (for a
+ * last block), relu = 1 applies it, keeping NaN as PyTorch does.
+ * For the backward pass: h ([rows, out_features]) receives the product
+ * x weight^T + bias before normalization, mean and rstd ([rows]) its per-row
+ * statistics; each may be NULL. xhat = (h - mean) * rstd recomputes the rest,
+ * so no normalized or rectified activation needs keeping.
+ * Outputs must not overlap each other or the inputs.
+ * Requires rows >= 1, in_features >= 1, out_features >= 1, eps >= 0.
+ */
+NF_API int32_t nf_linear_ln_relu_fwd_f32(float *y, float *h, float *mean, float *rstd,
+                                         const float *x, const float *weight,
+                                         const float *bias, const float *gamma,
+                                         const float *beta, int64_t rows,
+                                         int64_t in_features, int64_t out_features,
+                                         float eps, int32_t relu);
+
+/* ---- ReLU -------------------------------------------------------------- */
+
+/*
+ * y[i] = max(x[i], 0) over n elements; NaN stays NaN (as torch.relu) and -0
+ * becomes +0. y may be x itself (in place) but must not otherwise overlap it.
+ * Requires n >= 1.
+ */
+NF_API int32_t nf_relu_fwd_f32(float *y, const float *x, int64_t n);
+
 #ifdef __cplusplus
 }
 #endif

@@ -26,4 +26,17 @@ int32_t nf_fail(int32_t status, const char *fmt, ...)
                            (op), #n, (long long)(n));                          \
     } while (0)
 
+/*
+ * Fails unless the n-element output p and the m-element array q are disjoint:
+ * a kernel reads its inputs while writing, so an overlap would corrupt them.
+ * NULL (an absent optional array) overlaps nothing.
+ */
+#define NF_CHECK_DISJOINT(op, p, n, q, m)                                      \
+    do {                                                                       \
+        if ((p) != NULL && (q) != NULL &&                                      \
+            (uintptr_t)(p) < (uintptr_t)((q) + (m)) &&                         \
+            (uintptr_t)(q) < (uintptr_t)((p) + (n)))                           \
+            return nf_fail(NF_ERR_INVALID_ARGUMENT, "%s: %s overlaps %s", (op), #p, #q); \
+    } while (0)
+
 #endif

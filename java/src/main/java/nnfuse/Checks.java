@@ -1,6 +1,7 @@
 package nnfuse;
 
 import java.util.Arrays;
+import java.util.List;
 import java.util.Locale;
 
 /** Argument checks shared by the ops; each message names the op, the argument and the shapes involved. */
@@ -43,6 +44,26 @@ final class Checks {
         if (t != null && !Arrays.equals(t.shape(), expected)) {
             throw new IllegalArgumentException(op + ": " + name + " must have shape " + Arrays.toString(expected)
                     + " (" + why + "), got " + Arrays.toString(t.shape()));
+        }
+    }
+
+    /**
+     * None of the first {@code outputs} tensors is also passed as another argument: a kernel reads its
+     * inputs while it writes, so an output aliasing one would corrupt the result (PyTorch refuses such
+     * {@code out=} arguments too). Tensors never share memory otherwise, so identity is the whole test.
+     *
+     * @param names   the argument names, in the order of {@code tensors}
+     * @param tensors outputs first, then the inputs; nulls (absent optional arguments) are skipped
+     */
+    static void distinct(String op, int outputs, List<String> names, Tensor... tensors) {
+        for (int i = 0; i < outputs; i++) {
+            for (int j = i + 1; j < tensors.length; j++) {
+                if (tensors[i] != null && tensors[i] == tensors[j]) {
+                    throw new IllegalArgumentException(op + ": " + names.get(i) + " and " + names.get(j)
+                            + " are the same tensor " + tensors[i].describe()
+                            + "; an output must not also be another argument");
+                }
+            }
         }
     }
 

@@ -1135,5 +1135,206 @@ public class nnfuse_h extends nnfuse_h$shared {
            throw new AssertionError("should not reach here", ex$);
         }
     }
+
+    private static class nf_linear_fwd_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            nnfuse_h.C_INT,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("nf_linear_fwd_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t nf_linear_fwd_f32(float *y, const float *x, const float *weight, const float *bias, int64_t rows, int64_t in_features, int64_t out_features)
+     * }
+     */
+    public static FunctionDescriptor nf_linear_fwd_f32$descriptor() {
+        return nf_linear_fwd_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t nf_linear_fwd_f32(float *y, const float *x, const float *weight, const float *bias, int64_t rows, int64_t in_features, int64_t out_features)
+     * }
+     */
+    public static MethodHandle nf_linear_fwd_f32$handle() {
+        return nf_linear_fwd_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t nf_linear_fwd_f32(float *y, const float *x, const float *weight, const float *bias, int64_t rows, int64_t in_features, int64_t out_features)
+     * }
+     */
+    public static MemorySegment nf_linear_fwd_f32$address() {
+        return nf_linear_fwd_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t nf_linear_fwd_f32(float *y, const float *x, const float *weight, const float *bias, int64_t rows, int64_t in_features, int64_t out_features)
+     * }
+     */
+    public static int nf_linear_fwd_f32(MemorySegment y, MemorySegment x, MemorySegment weight, MemorySegment bias, long rows, long in_features, long out_features) {
+        var mh$ = nf_linear_fwd_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("nf_linear_fwd_f32", y, x, weight, bias, rows, in_features, out_features);
+            }
+            return (int)mh$.invokeExact(y, x, weight, bias, rows, in_features, out_features);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class nf_linear_ln_relu_fwd_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            nnfuse_h.C_INT,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_FLOAT,
+            nnfuse_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("nf_linear_ln_relu_fwd_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t nf_linear_ln_relu_fwd_f32(float *y, float *h, float *mean, float *rstd, const float *x, const float *weight, const float *bias, const float *gamma, const float *beta, int64_t rows, int64_t in_features, int64_t out_features, float eps, int32_t relu)
+     * }
+     */
+    public static FunctionDescriptor nf_linear_ln_relu_fwd_f32$descriptor() {
+        return nf_linear_ln_relu_fwd_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t nf_linear_ln_relu_fwd_f32(float *y, float *h, float *mean, float *rstd, const float *x, const float *weight, const float *bias, const float *gamma, const float *beta, int64_t rows, int64_t in_features, int64_t out_features, float eps, int32_t relu)
+     * }
+     */
+    public static MethodHandle nf_linear_ln_relu_fwd_f32$handle() {
+        return nf_linear_ln_relu_fwd_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t nf_linear_ln_relu_fwd_f32(float *y, float *h, float *mean, float *rstd, const float *x, const float *weight, const float *bias, const float *gamma, const float *beta, int64_t rows, int64_t in_features, int64_t out_features, float eps, int32_t relu)
+     * }
+     */
+    public static MemorySegment nf_linear_ln_relu_fwd_f32$address() {
+        return nf_linear_ln_relu_fwd_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t nf_linear_ln_relu_fwd_f32(float *y, float *h, float *mean, float *rstd, const float *x, const float *weight, const float *bias, const float *gamma, const float *beta, int64_t rows, int64_t in_features, int64_t out_features, float eps, int32_t relu)
+     * }
+     */
+    public static int nf_linear_ln_relu_fwd_f32(MemorySegment y, MemorySegment h, MemorySegment mean, MemorySegment rstd, MemorySegment x, MemorySegment weight, MemorySegment bias, MemorySegment gamma, MemorySegment beta, long rows, long in_features, long out_features, float eps, int relu) {
+        var mh$ = nf_linear_ln_relu_fwd_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("nf_linear_ln_relu_fwd_f32", y, h, mean, rstd, x, weight, bias, gamma, beta, rows, in_features, out_features, eps, relu);
+            }
+            return (int)mh$.invokeExact(y, h, mean, rstd, x, weight, bias, gamma, beta, rows, in_features, out_features, eps, relu);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class nf_relu_fwd_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            nnfuse_h.C_INT,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_LONG
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("nf_relu_fwd_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t nf_relu_fwd_f32(float *y, const float *x, int64_t n)
+     * }
+     */
+    public static FunctionDescriptor nf_relu_fwd_f32$descriptor() {
+        return nf_relu_fwd_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t nf_relu_fwd_f32(float *y, const float *x, int64_t n)
+     * }
+     */
+    public static MethodHandle nf_relu_fwd_f32$handle() {
+        return nf_relu_fwd_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t nf_relu_fwd_f32(float *y, const float *x, int64_t n)
+     * }
+     */
+    public static MemorySegment nf_relu_fwd_f32$address() {
+        return nf_relu_fwd_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t nf_relu_fwd_f32(float *y, const float *x, int64_t n)
+     * }
+     */
+    public static int nf_relu_fwd_f32(MemorySegment y, MemorySegment x, long n) {
+        var mh$ = nf_relu_fwd_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("nf_relu_fwd_f32", y, x, n);
+            }
+            return (int)mh$.invokeExact(y, x, n);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
 }
 
