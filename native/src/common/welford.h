@@ -21,14 +21,14 @@ typedef struct {
  * Adds sample x as the k-th one (k >= 1) to (mean, m2), given inv_k = 1 / k:
  * callers folding many columns row by row share one division per row.
  */
-NF_HOST_DEVICE static inline void nf_welford_add(double *mean, double *m2, double x, double inv_k) {
+static inline NF_HOST_DEVICE void nf_welford_add(double *mean, double *m2, double x, double inv_k) {
     const double delta = x - *mean;
     *mean += delta * inv_k;
     *m2 += delta * (x - *mean);
 }
 
 /* The statistics of the union of the samples of a and b; either may be empty. */
-NF_HOST_DEVICE static inline nf_welford nf_welford_merge(nf_welford a, nf_welford b) {
+static inline NF_HOST_DEVICE nf_welford nf_welford_merge(nf_welford a, nf_welford b) {
     if (b.count == 0) return a;
     if (a.count == 0) return b;
     const double count = a.count + b.count;

@@ -17,6 +17,8 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "layernorm.h"
+
 #include "../common/error.h"
 #include "../common/parallel.h"
 #include "../common/welford.h"
@@ -129,6 +131,26 @@ static double inv_std(double var, float eps) {
     return 1.0 / sqrt(var + (double)eps);
 }
 
+/* An array an entry point reads or writes, for check_disjoint. */
+typedef struct {
+    const float *p;
+    int64_t n;
+    const char *name;
+} span;
+
+/*
+ * Fails unless each of the first `outputs` arrays is disjoint from every later
+ * one (NF_CHECK_DISJOINT over a table): a kernel reads its inputs while it
+ * writes, and two outputs in the same memory would leave one of them wrong.
+ */
+static int32_t check_disjoint(const char *op, const span *a, int outputs, int count) {
+    for (int i = 0; i < outputs; i++)
+        for (int j = i + 1; j < count; j++)
+            if (NF_OVERLAPS(a[i].p, a[i].n, a[j].p, a[j].n))
+                return nf_fail(NF_ERR_INVALID_ARGUMENT, "%s: %s overlaps %s", op, a[i].name, a[j].name);
+    return NF_OK;
+}
+
 /* Where the training pass writes the per-column statistics; each may be NULL. */
 typedef struct {
     float *save_mean, *save_rstd, *running_mean, *running_var;
@@ -168,7 +190,8 @@ NF_API int32_t nf_batchnorm_fwd_train_f32(float *y, float *save_mean, float *sav
     NF_CHECK_PTR(op, x);
     NF_CHECK_POSITIVE(op, n);
     NF_CHECK_POSITIVE(op, c);
-    NF_CHECK_FINITE_NON_NEGATIVE(op, eps);
+    int32_t status = nf_layernorm_check_eps(op, eps);
+    if (status != NF_OK) return status;
     if (!(momentum >= 0.0f && momentum <= 1.0f))
         return nf_fail(NF_ERR_INVALID_ARGUMENT, "%s: momentum must be finite and in [0, 1], got %g", op,
                        (double)momentum);
@@ -180,6 +203,17 @@ NF_API int32_t nf_batchnorm_fwd_train_f32(float *y, float *save_mean, float *sav
         return nf_fail(NF_ERR_INVALID_ARGUMENT,
                        "%s: Expected more than 1 value per channel when training, got input size [%lld, %lld]", op,
                        (long long)n, (long long)c);
+    /* y == x is in place: the NULL stands for x then. */
+    const span arrays[] = {{y, n * c, "y"},
+                           {save_mean, c, "save_mean"},
+                           {save_rstd, c, "save_rstd"},
+                           {running_mean, c, "running_mean"},
+                           {running_var, c, "running_var"},
+                           {y == x ? NULL : x, n * c, "x"},
+                           {gamma, c, "gamma"},
+                           {beta, c, "beta"}};
+    status = check_disjoint(op, arrays, 5, (int)(sizeof arrays / sizeof arrays[0]));
+    if (status != NF_OK) return status;
 
     const tiling stat = make_tiling(n, c, BN_STAT_ROWS, BN_STAT_COLS);
     const tiling apply = make_tiling(n, c, BN_APPLY_ROWS, BN_APPLY_COLS);
@@ -225,7 +259,16 @@ NF_API int32_t nf_batchnorm_fwd_eval_f32(float *y, const float *x, const float *
     NF_CHECK_PTR(op, running_var);
     NF_CHECK_POSITIVE(op, n);
     NF_CHECK_POSITIVE(op, c);
-    NF_CHECK_FINITE_NON_NEGATIVE(op, eps);
+    int32_t status = nf_layernorm_check_eps(op, eps);
+    if (status != NF_OK) return status;
+    const span arrays[] = {{y, n * c, "y"},
+                           {y == x ? NULL : x, n * c, "x"},
+                           {running_mean, c, "running_mean"},
+                           {running_var, c, "running_var"},
+                           {gamma, c, "gamma"},
+                           {beta, c, "beta"}};
+    status = check_disjoint(op, arrays, 1, (int)(sizeof arrays / sizeof arrays[0]));
+    if (status != NF_OK) return status;
 
     const tiling apply = make_tiling(n, c, BN_APPLY_ROWS, BN_APPLY_COLS);
     const int64_t apply_tiles = apply.row_tiles * apply.col_tiles;

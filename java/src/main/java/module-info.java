@@ -9,5 +9,6 @@
  */
 module nnfuse {
     exports nnfuse;
+    exports nnfuse.random;
     exports nnfuse.reference;
 }

@@ -1,6 +1,7 @@
 package nnfuse;
 
 import java.util.Arrays;
+import java.util.List;
 import nnfuse.internal.NativeLibrary;
 import nnfuse.internal.Status;
 import nnfuse.internal.bindings.nnfuse_h;
@@ -47,14 +48,8 @@ public final class BatchNormOps {
     public static Tensor forwardTraining(Tensor x, Tensor runningMean, Tensor runningVar, Tensor gamma, Tensor beta,
             float eps, float momentum) {
         Checks.tensor(OP, "x", x);
-        Tensor y = Tensor.zeros(x.shape());
-        try {
-            forwardTraining(y, null, null, runningMean, runningVar, x, gamma, beta, eps, momentum);
-        } catch (RuntimeException e) {
-            y.close();
-            throw e;
-        }
-        return y;
+        return Outputs.fill(Tensor.zeros(x.shape()),
+                y -> forwardTraining(y, null, null, runningMean, runningVar, x, gamma, beta, eps, momentum));
     }
 
     /**
@@ -81,7 +76,10 @@ public final class BatchNormOps {
         perChannel("runningMean", runningMean, x);
         perChannel("runningVar", runningVar, x);
         Checks.bothOrNeither(OP, "runningMean", runningMean, "runningVar", runningVar);
-        Checks.unitInterval(OP, "momentum", momentum);
+        // y comes after the per-channel outputs so that y == x (in place) stays allowed.
+        Checks.distinct(OP, 4, List.of("saveMean", "saveRstd", "runningMean", "runningVar", "y", "x", "gamma", "beta"),
+                saveMean, saveRstd, runningMean, runningVar, y, x, gamma, beta);
+        Checks.inRange(OP, "momentum", momentum, 0f, 1f);
         if (nc[0] < 2) {
             // PyTorch's message (torch.nn.functional._verify_batch_size): one sample has no variance.
             throw new IllegalArgumentException(OP + ": Expected more than 1 value per channel when training, "
@@ -106,14 +104,7 @@ public final class BatchNormOps {
     public static Tensor forwardEval(Tensor x, Tensor runningMean, Tensor runningVar, Tensor gamma, Tensor beta,
             float eps) {
         Checks.tensor(OP, "x", x);
-        Tensor y = Tensor.zeros(x.shape());
-        try {
-            forwardEval(y, x, runningMean, runningVar, gamma, beta, eps);
-        } catch (RuntimeException e) {
-            y.close();
-            throw e;
-        }
-        return y;
+        return Outputs.fill(Tensor.zeros(x.shape()), y -> forwardEval(y, x, runningMean, runningVar, gamma, beta, eps));
     }
 
     /**

@@ -1,6 +1,8 @@
 package nnfuse;
 
 import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
 
 /** Argument checks shared by the ops; each message names the op, the argument and the shapes involved. */
 final class Checks {
@@ -8,14 +10,28 @@ final class Checks {
 
     /** {@code t} is non-null, open, float32 and on the CPU. */
     static Tensor tensor(String op, String name, Tensor t) {
+        return tensor(op, name, t, DType.FLOAT32);
+    }
+
+    /** {@code t} is non-null, open, of element type {@code dtype} and on the CPU. */
+    static Tensor tensor(String op, String name, Tensor t, DType dtype) {
         if (t == null) {
             throw new IllegalArgumentException(op + ": " + name + " must not be null");
         }
         t.checkOpen(op + ": " + name);
-        if (t.dtype() != DType.FLOAT32) {
-            throw new IllegalArgumentException(op + ": " + name + " must be float32, got " + t.describe());
+        if (t.dtype() != dtype) {
+            throw new IllegalArgumentException(op + ": " + name + " must be "
+                    + dtype.name().toLowerCase(Locale.ROOT) + ", got " + t.describe());
         }
         return t;
+    }
+
+    /** {@code t} has exactly {@code rank} dimensions; {@code what} says what they are, e.g. {@code [N, C]}. */
+    static void rank(String op, String name, Tensor t, int rank, String what) {
+        if (t.rank() != rank) {
+            throw new IllegalArgumentException(op + ": " + name + " must have " + rank + " dimensions " + what
+                    + ", got " + t.describe());
+        }
     }
 
     /** Like {@link #tensor} but null is allowed (an absent optional argument). */
@@ -31,18 +47,23 @@ final class Checks {
         }
     }
 
-    /** {@code value} is finite and >= 0. */
-    static void nonNegative(String op, String name, double value) {
-        if (!(value >= 0) || Double.isInfinite(value)) {
-            throw new IllegalArgumentException(op + ": " + name + " must be finite and >= 0, got " + value);
-        }
-    }
-
-    /** {@code t} has {@code rank} dimensions; {@code layout} names them, e.g. {@code [N, C]}. */
-    static void rank(String op, String name, Tensor t, int rank, String layout) {
-        if (t.rank() != rank) {
-            throw new IllegalArgumentException(op + ": " + name + " must have rank " + rank + " (" + layout
-                    + "), got " + t.describe());
+    /**
+     * None of the first {@code outputs} tensors is also passed as another argument: a kernel reads its
+     * inputs while it writes, so an output aliasing one would corrupt the result (PyTorch refuses such
+     * {@code out=} arguments too). Tensors never share memory otherwise, so identity is the whole test.
+     *
+     * @param names   the argument names, in the order of {@code tensors}
+     * @param tensors outputs first, then the inputs; nulls (absent optional arguments) are skipped
+     */
+    static void distinct(String op, int outputs, List<String> names, Tensor... tensors) {
+        for (int i = 0; i < outputs; i++) {
+            for (int j = i + 1; j < tensors.length; j++) {
+                if (tensors[i] != null && tensors[i] == tensors[j]) {
+                    throw new IllegalArgumentException(op + ": " + names.get(i) + " and " + names.get(j)
+                            + " are the same tensor " + tensors[i].describe()
+                            + "; an output must not also be another argument");
+                }
+            }
         }
     }
 
@@ -54,10 +75,44 @@ final class Checks {
         }
     }
 
-    /** {@code value} is finite and in [0, 1]. */
-    static void unitInterval(String op, String name, double value) {
-        if (!(value >= 0 && value <= 1)) {
-            throw new IllegalArgumentException(op + ": " + name + " must be finite and in [0, 1], got " + value);
+    /** {@code value} is finite and >= 0. */
+    static void nonNegative(String op, String name, double value) {
+        if (!(value >= 0) || Double.isInfinite(value)) {
+            throw new IllegalArgumentException(op + ": " + name + " must be finite and >= 0, got " + value);
+        }
+    }
+
+    /** {@code value} lies in {@code [lo, hi]} (so it is neither NaN nor infinite). */
+    static void inRange(String op, String name, float value, float lo, float hi) {
+        if (!(value >= lo && value <= hi)) {
+            throw new IllegalArgumentException(op + ": " + name + " must be in [" + lo + ", " + hi + "], got " + value);
+        }
+    }
+
+    /** {@code value} is not null; {@code name} says which argument. */
+    static <T> T notNull(String op, String name, T value) {
+        if (value == null) {
+            throw new IllegalArgumentException(op + ": " + name + " must not be null");
+        }
+        return value;
+    }
+
+    /** {@code p} is a dropout probability in [0, 1]; the message carries PyTorch's text. */
+    static void dropoutProbability(String op, String name, float p) {
+        if (!(p >= 0 && p <= 1)) {
+            throw new IllegalArgumentException(
+                    op + ": " + name + ": dropout probability has to be between 0 and 1, but got " + p);
+        }
+    }
+
+    /**
+     * Stream indices {@code offset} to {@code offset + n - 1} (unsigned) do not wrap past 2^64 - 1, where
+     * cuRAND's 128-bit counter would carry on instead of starting over.
+     */
+    static void streamRange(String op, long offset, long n, Tensor t) {
+        if (Long.compareUnsigned(offset + (n - 1), offset) < 0) {
+            throw new IllegalArgumentException(op + ": offset + n must not exceed 2^64, got offset "
+                    + Long.toUnsignedString(offset) + " and n " + n + " (" + t.describe() + ")");
         }
     }
 

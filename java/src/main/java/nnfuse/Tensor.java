@@ -1,9 +1,12 @@
 package nnfuse;
 
+import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.nio.file.Path;
 import java.util.Arrays;
+import nnfuse.internal.Npy;
 
 /**
  * A dense, row-major, contiguous array in off-heap memory, 64-byte aligned.
@@ -80,6 +83,34 @@ public final class Tensor implements AutoCloseable {
         t.checkCount("data", data.length);
         MemorySegment.copy(data, 0, t.segment, ValueLayout.JAVA_LONG, 0, data.length);
         return t;
+    }
+
+    /**
+     * Reads a NumPy {@code .npy} file (format 1.0-3.0, little-endian float32, or
+     * float64 converted to float32) into a new owning tensor.
+     */
+    public static Tensor load(Path file) throws IOException {
+        if (file == null) {
+            throw new IllegalArgumentException("file must not be null");
+        }
+        Arena arena = Arena.ofShared();
+        try {
+            Npy.Array array = Npy.read(file, arena);
+            long[] shape = array.shape().length == 0 ? new long[] {1} : array.shape();
+            return new Tensor(array.data(), shape.clone(), checkedNumel(shape), DType.FLOAT32, arena);
+        } catch (IOException | RuntimeException e) {
+            arena.close();
+            throw e;
+        }
+    }
+
+    /** Writes this float32 tensor as a NumPy {@code .npy} file (format 1.0, {@code <f4}, C order). */
+    public void save(Path file) throws IOException {
+        if (file == null) {
+            throw new IllegalArgumentException("file must not be null");
+        }
+        requireDType(DType.FLOAT32, "tensor");
+        Npy.write(file, shape, segment());
     }
 
     /** The shape (a copy). */

@@ -6,15 +6,13 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.stream.Stream;
-import nnfuse.internal.NativeLibrary;
-import nnfuse.internal.bindings.nnfuse_h;
 import nnfuse.reference.BatchNormReference;
 import nnfuse.testing.TestData;
+import nnfuse.testing.Threads;
 import nnfuse.testing.Tolerance;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -340,36 +338,28 @@ class BatchNormTest {
     /** Column tiles (1000 x 513) and row tiles merged across threads (4097 x 40): the same bits at 1, 2, 4 threads. */
     @Test
     void deterministicAcrossThreadCounts() {
-        int before = Nnfuse.threads();
-        try {
-            for (int[] shape : new int[][] {{1000, 513}, {4097, 40}}) {
-                int n = shape[0];
-                int c = shape[1];
-                float[] x = TestData.normal(71 + c, n * c, 2, 3);
-                float[] gamma = TestData.normal(72, c, 1, 0.5);
-                float[] beta = TestData.normal(73, c, 0, 0.5);
-                List<Outputs> runs = new ArrayList<>();
-                List<float[]> evals = new ArrayList<>();
-                for (int threads : new int[] {1, 2, 4}) {
-                    Nnfuse.setThreads(threads);
-                    runs.add(train(x, new float[c], ones(c), gamma, beta, n, c, 1e-5f, DEFAULT_M));
-                    evals.add(eval(x, TestData.normal(74, c, 0, 1), ones(c), gamma, beta, n, c, 1e-5f));
-                }
-                String shapeName = " [" + n + "x" + c + "]";
-                for (int i = 1; i < runs.size(); i++) {
-                    Outputs a = runs.get(0);
-                    Outputs b = runs.get(i);
-                    Tolerance.assertBitIdentical("batchNorm y" + shapeName, a.y(), b.y());
-                    Tolerance.assertBitIdentical("batchNorm mean" + shapeName, a.mean(), b.mean());
-                    Tolerance.assertBitIdentical("batchNorm rstd" + shapeName, a.rstd(), b.rstd());
-                    Tolerance.assertBitIdentical("batchNorm running mean" + shapeName, a.runningMean(),
-                            b.runningMean());
-                    Tolerance.assertBitIdentical("batchNorm running var" + shapeName, a.runningVar(), b.runningVar());
-                    Tolerance.assertBitIdentical("batchNorm eval y" + shapeName, evals.get(0), evals.get(i));
-                }
+        for (int[] shape : new int[][] {{1000, 513}, {4097, 40}}) {
+            int n = shape[0];
+            int c = shape[1];
+            float[] x = TestData.normal(71 + c, n * c, 2, 3);
+            float[] gamma = TestData.normal(72, c, 1, 0.5);
+            float[] beta = TestData.normal(73, c, 0, 0.5);
+            float[] runningMean = TestData.normal(74, c, 0, 1);
+            List<Outputs> runs = Threads.atEachCount(
+                    () -> train(x, runningMean, ones(c), gamma, beta, n, c, 1e-5f, DEFAULT_M));
+            List<float[]> evals = Threads.atEachCount(
+                    () -> eval(x, runningMean, ones(c), gamma, beta, n, c, 1e-5f));
+            String shapeName = " [" + n + "x" + c + "]";
+            for (int i = 1; i < runs.size(); i++) {
+                Outputs a = runs.get(0);
+                Outputs b = runs.get(i);
+                Tolerance.assertBitIdentical("batchNorm y" + shapeName, a.y(), b.y());
+                Tolerance.assertBitIdentical("batchNorm mean" + shapeName, a.mean(), b.mean());
+                Tolerance.assertBitIdentical("batchNorm rstd" + shapeName, a.rstd(), b.rstd());
+                Tolerance.assertBitIdentical("batchNorm running mean" + shapeName, a.runningMean(), b.runningMean());
+                Tolerance.assertBitIdentical("batchNorm running var" + shapeName, a.runningVar(), b.runningVar());
+                Tolerance.assertBitIdentical("batchNorm eval y" + shapeName, evals.get(0), evals.get(i));
             }
-        } finally {
-            Nnfuse.setThreads(before);
         }
     }
 
@@ -388,15 +378,16 @@ class BatchNormTest {
             Tensor x = Tensor.zeros(arena, 3, 4);
             Tensor y = Tensor.zeros(arena, 3, 4);
             Tensor c4 = Tensor.zeros(arena, 4);
+            Tensor var4 = Tensor.zeros(arena, 4);
             Tensor c5 = Tensor.zeros(arena, 5);
             assertMessage(assertThrows(IllegalArgumentException.class,
                     () -> BatchNormOps.forwardTraining(null, null, null, null, null, 1e-5f, 0.1f)), "x", "null");
             Tensor rank3 = Tensor.zeros(arena, 2, 3, 4);
             assertMessage(assertThrows(IllegalArgumentException.class,
                     () -> BatchNormOps.forwardTraining(rank3, null, null, null, null, 1e-5f, 0.1f)),
-                    "x", "rank 2", "[N, C]", "float32[2, 3, 4]");
+                    "x", "2 dimensions", "[N, C]", "float32[2, 3, 4]");
             assertMessage(assertThrows(IllegalArgumentException.class,
-                    () -> BatchNormOps.forwardEval(c4, c4, c4, null, null, 1e-5f)), "x", "rank 2", "float32[4]");
+                    () -> BatchNormOps.forwardEval(c4, c4, c4, null, null, 1e-5f)), "x", "2 dimensions", "float32[4]");
             Tensor labels = Tensor.zeros(arena, DType.INT64, 3, 4);
             assertMessage(assertThrows(IllegalArgumentException.class,
                     () -> BatchNormOps.forwardEval(labels, c4, c4, null, null, 1e-5f)), "x", "float32", "int64[3, 4]");
@@ -434,9 +425,18 @@ class BatchNormTest {
             }
             for (float momentum : new float[] {-0.5f, 1.5f, Float.NaN, Float.POSITIVE_INFINITY}) {
                 assertMessage(assertThrows(IllegalArgumentException.class,
-                        () -> BatchNormOps.forwardTraining(x, c4, c4, null, null, 1e-5f, momentum)),
-                        "momentum", "[0, 1]", Float.toString(momentum));
+                        () -> BatchNormOps.forwardTraining(x, c4, var4, null, null, 1e-5f, momentum)),
+                        "momentum", "[0.0, 1.0]", Float.toString(momentum));
             }
+            assertMessage(assertThrows(IllegalArgumentException.class,
+                    () -> BatchNormOps.forwardTraining(y, c4, null, c4, var4, x, null, null, 1e-5f, 0.1f)),
+                    "saveMean", "runningMean", "same tensor");
+            assertMessage(assertThrows(IllegalArgumentException.class,
+                    () -> BatchNormOps.forwardTraining(y, null, c4, null, null, x, c4, null, 1e-5f, 0.1f)),
+                    "saveRstd", "gamma", "same tensor");
+            assertMessage(assertThrows(IllegalArgumentException.class,
+                    () -> BatchNormOps.forwardTraining(y, null, null, c4, var4, x, null, var4, 1e-5f, 0.1f)),
+                    "runningVar", "beta", "same tensor");
             Tensor closed = Tensor.zeros(4);
             closed.close();
             assertMessage(assertThrows(IllegalStateException.class,
@@ -444,35 +444,6 @@ class BatchNormTest {
                     "runningMean", "closed");
             assertMessage(assertThrows(IllegalStateException.class,
                     () -> BatchNormOps.forwardEval(x, c4, c4, closed, null, 1e-5f)), "gamma", "closed");
-        }
-    }
-
-    /** The C entry points validate on their own, for callers other than the Java API. */
-    @Test
-    void nativeEntryPointsRejectBadArguments() {
-        NativeLibrary.ensureLoaded();
-        int invalid = nnfuse_h.NF_ERR_INVALID_ARGUMENT();
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment y = arena.allocate(4L * 12, 64);
-            MemorySegment x = arena.allocate(4L * 12, 64);
-            MemorySegment c = arena.allocate(4L * 4, 64);
-            MemorySegment none = MemorySegment.NULL;
-            assertNative(invalid, nnfuse_h.nf_batchnorm_fwd_train_f32(y, none, none, c, c, x, none, none, 1, 4, 0f,
-                    0.1f), "Expected more than 1 value per channel when training, got input size [1, 4]");
-            assertNative(invalid, nnfuse_h.nf_batchnorm_fwd_train_f32(y, none, none, c, none, x, none, none, 3, 4,
-                    0f, 0.1f), "running_mean and running_var");
-            assertNative(invalid, nnfuse_h.nf_batchnorm_fwd_train_f32(y, none, none, none, none, x, none, none, 3, 4,
-                    0f, 1.5f), "momentum");
-            assertNative(invalid, nnfuse_h.nf_batchnorm_fwd_train_f32(y, none, none, none, none, x, none, none, 3, 4,
-                    -1f, 0.1f), "eps");
-            assertNative(invalid, nnfuse_h.nf_batchnorm_fwd_train_f32(none, none, none, none, none, x, none, none,
-                    3, 4, 0f, 0.1f), "y is NULL");
-            assertNative(invalid, nnfuse_h.nf_batchnorm_fwd_train_f32(y, none, none, none, none, x, none, none, 3, 0,
-                    0f, 0.1f), "c must be >= 1");
-            assertNative(invalid, nnfuse_h.nf_batchnorm_fwd_eval_f32(y, x, c, none, none, none, 3, 4, 0f),
-                    "running_var is NULL");
-            assertNative(invalid, nnfuse_h.nf_batchnorm_fwd_eval_f32(y, x, c, c, none, none, 3, 4, Float.NaN),
-                    "eps");
         }
     }
 
@@ -528,13 +499,6 @@ class BatchNormTest {
                 eps);
         Y.assertClose("batchNorm eval y [" + n + "x" + c + "]", ref.y(), eval(x, runningMean, runningVar, gamma, beta,
                 n, c, eps));
-    }
-
-    private static void assertNative(int expectedStatus, int status, String fragment) {
-        assertEquals(expectedStatus, status, "status");
-        String message = nnfuse_h.nf_last_error().getString(0);
-        assertTrue(message.contains(fragment), () -> "native message '" + message + "' should mention '" + fragment
-                + "'");
     }
 
     private static Tensor perChannel(float[] values, int c) {

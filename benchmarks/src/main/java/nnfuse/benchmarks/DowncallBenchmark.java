@@ -21,7 +21,8 @@ import org.openjdk.jmh.annotations.Warmup;
  * The cost of one downcall that does nothing: through the generated binding
  * (the path every op takes), and through a handle made with
  * {@link Linker.Option#critical(boolean)}, which skips the thread-state
- * transition. Decides whether critical handles are worth using for short calls.
+ * transition. Decides whether critical handles are worth using for short calls:
+ * they are not (benchmarks/RESULTS.md), so the bindings keep plain handles.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)

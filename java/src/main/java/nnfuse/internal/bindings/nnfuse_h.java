@@ -121,6 +121,33 @@ public class nnfuse_h extends nnfuse_h$shared {
     public static int NF_CPU_AVX512F() {
         return NF_CPU_AVX512F;
     }
+    private static final int NF_REDUCTION_NONE = (int)0L;
+    /**
+     * {@snippet lang=c :
+     * #define NF_REDUCTION_NONE 0
+     * }
+     */
+    public static int NF_REDUCTION_NONE() {
+        return NF_REDUCTION_NONE;
+    }
+    private static final int NF_REDUCTION_MEAN = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * #define NF_REDUCTION_MEAN 1
+     * }
+     */
+    public static int NF_REDUCTION_MEAN() {
+        return NF_REDUCTION_MEAN;
+    }
+    private static final int NF_REDUCTION_SUM = (int)2L;
+    /**
+     * {@snippet lang=c :
+     * #define NF_REDUCTION_SUM 2
+     * }
+     */
+    public static int NF_REDUCTION_SUM() {
+        return NF_REDUCTION_SUM;
+    }
 
     private static class nf_last_error {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
@@ -591,6 +618,718 @@ public class nnfuse_h extends nnfuse_h$shared {
                 traceDowncall("nf_layernorm_fwd_f32", y, mean, rstd, x, gamma, beta, rows, cols, eps);
             }
             return (int)mh$.invokeExact(y, mean, rstd, x, gamma, beta, rows, cols, eps);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class nf_philox4x32_10 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            nnfuse_h.C_INT,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("nf_philox4x32_10");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t nf_philox4x32_10(const uint32_t ctr[4], const uint32_t key[2], uint32_t out[4])
+     * }
+     */
+    public static FunctionDescriptor nf_philox4x32_10$descriptor() {
+        return nf_philox4x32_10.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t nf_philox4x32_10(const uint32_t ctr[4], const uint32_t key[2], uint32_t out[4])
+     * }
+     */
+    public static MethodHandle nf_philox4x32_10$handle() {
+        return nf_philox4x32_10.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t nf_philox4x32_10(const uint32_t ctr[4], const uint32_t key[2], uint32_t out[4])
+     * }
+     */
+    public static MemorySegment nf_philox4x32_10$address() {
+        return nf_philox4x32_10.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t nf_philox4x32_10(const uint32_t ctr[4], const uint32_t key[2], uint32_t out[4])
+     * }
+     */
+    public static int nf_philox4x32_10(MemorySegment ctr, MemorySegment key, MemorySegment out) {
+        var mh$ = nf_philox4x32_10.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("nf_philox4x32_10", ctr, key, out);
+            }
+            return (int)mh$.invokeExact(ctr, key, out);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class nf_softmax_fwd_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            nnfuse_h.C_INT,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("nf_softmax_fwd_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t nf_softmax_fwd_f32(float *y, const float *x, int64_t rows, int64_t cols)
+     * }
+     */
+    public static FunctionDescriptor nf_softmax_fwd_f32$descriptor() {
+        return nf_softmax_fwd_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t nf_softmax_fwd_f32(float *y, const float *x, int64_t rows, int64_t cols)
+     * }
+     */
+    public static MethodHandle nf_softmax_fwd_f32$handle() {
+        return nf_softmax_fwd_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t nf_softmax_fwd_f32(float *y, const float *x, int64_t rows, int64_t cols)
+     * }
+     */
+    public static MemorySegment nf_softmax_fwd_f32$address() {
+        return nf_softmax_fwd_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t nf_softmax_fwd_f32(float *y, const float *x, int64_t rows, int64_t cols)
+     * }
+     */
+    public static int nf_softmax_fwd_f32(MemorySegment y, MemorySegment x, long rows, long cols) {
+        var mh$ = nf_softmax_fwd_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("nf_softmax_fwd_f32", y, x, rows, cols);
+            }
+            return (int)mh$.invokeExact(y, x, rows, cols);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class nf_log_softmax_fwd_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            nnfuse_h.C_INT,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("nf_log_softmax_fwd_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t nf_log_softmax_fwd_f32(float *y, const float *x, int64_t rows, int64_t cols)
+     * }
+     */
+    public static FunctionDescriptor nf_log_softmax_fwd_f32$descriptor() {
+        return nf_log_softmax_fwd_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t nf_log_softmax_fwd_f32(float *y, const float *x, int64_t rows, int64_t cols)
+     * }
+     */
+    public static MethodHandle nf_log_softmax_fwd_f32$handle() {
+        return nf_log_softmax_fwd_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t nf_log_softmax_fwd_f32(float *y, const float *x, int64_t rows, int64_t cols)
+     * }
+     */
+    public static MemorySegment nf_log_softmax_fwd_f32$address() {
+        return nf_log_softmax_fwd_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t nf_log_softmax_fwd_f32(float *y, const float *x, int64_t rows, int64_t cols)
+     * }
+     */
+    public static int nf_log_softmax_fwd_f32(MemorySegment y, MemorySegment x, long rows, long cols) {
+        var mh$ = nf_log_softmax_fwd_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("nf_log_softmax_fwd_f32", y, x, rows, cols);
+            }
+            return (int)mh$.invokeExact(y, x, rows, cols);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class nf_cross_entropy_fwd_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            nnfuse_h.C_INT,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_FLOAT,
+            nnfuse_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("nf_cross_entropy_fwd_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t nf_cross_entropy_fwd_f32(float *loss, const float *logits, const int64_t *labels, const float *weight, int64_t rows, int64_t classes, int64_t ignore_index, float label_smoothing, int32_t reduction)
+     * }
+     */
+    public static FunctionDescriptor nf_cross_entropy_fwd_f32$descriptor() {
+        return nf_cross_entropy_fwd_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t nf_cross_entropy_fwd_f32(float *loss, const float *logits, const int64_t *labels, const float *weight, int64_t rows, int64_t classes, int64_t ignore_index, float label_smoothing, int32_t reduction)
+     * }
+     */
+    public static MethodHandle nf_cross_entropy_fwd_f32$handle() {
+        return nf_cross_entropy_fwd_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t nf_cross_entropy_fwd_f32(float *loss, const float *logits, const int64_t *labels, const float *weight, int64_t rows, int64_t classes, int64_t ignore_index, float label_smoothing, int32_t reduction)
+     * }
+     */
+    public static MemorySegment nf_cross_entropy_fwd_f32$address() {
+        return nf_cross_entropy_fwd_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t nf_cross_entropy_fwd_f32(float *loss, const float *logits, const int64_t *labels, const float *weight, int64_t rows, int64_t classes, int64_t ignore_index, float label_smoothing, int32_t reduction)
+     * }
+     */
+    public static int nf_cross_entropy_fwd_f32(MemorySegment loss, MemorySegment logits, MemorySegment labels, MemorySegment weight, long rows, long classes, long ignore_index, float label_smoothing, int reduction) {
+        var mh$ = nf_cross_entropy_fwd_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("nf_cross_entropy_fwd_f32", loss, logits, labels, weight, rows, classes, ignore_index, label_smoothing, reduction);
+            }
+            return (int)mh$.invokeExact(loss, logits, labels, weight, rows, classes, ignore_index, label_smoothing, reduction);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class nf_argmax_fwd_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            nnfuse_h.C_INT,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("nf_argmax_fwd_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t nf_argmax_fwd_f32(int64_t *index, const float *x, int64_t rows, int64_t cols)
+     * }
+     */
+    public static FunctionDescriptor nf_argmax_fwd_f32$descriptor() {
+        return nf_argmax_fwd_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t nf_argmax_fwd_f32(int64_t *index, const float *x, int64_t rows, int64_t cols)
+     * }
+     */
+    public static MethodHandle nf_argmax_fwd_f32$handle() {
+        return nf_argmax_fwd_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t nf_argmax_fwd_f32(int64_t *index, const float *x, int64_t rows, int64_t cols)
+     * }
+     */
+    public static MemorySegment nf_argmax_fwd_f32$address() {
+        return nf_argmax_fwd_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t nf_argmax_fwd_f32(int64_t *index, const float *x, int64_t rows, int64_t cols)
+     * }
+     */
+    public static int nf_argmax_fwd_f32(MemorySegment index, MemorySegment x, long rows, long cols) {
+        var mh$ = nf_argmax_fwd_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("nf_argmax_fwd_f32", index, x, rows, cols);
+            }
+            return (int)mh$.invokeExact(index, x, rows, cols);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class nf_l2_fwd_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            nnfuse_h.C_INT,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_LONG
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("nf_l2_fwd_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t nf_l2_fwd_f32(double *sum_squares, const float *x, int64_t n)
+     * }
+     */
+    public static FunctionDescriptor nf_l2_fwd_f32$descriptor() {
+        return nf_l2_fwd_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t nf_l2_fwd_f32(double *sum_squares, const float *x, int64_t n)
+     * }
+     */
+    public static MethodHandle nf_l2_fwd_f32$handle() {
+        return nf_l2_fwd_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t nf_l2_fwd_f32(double *sum_squares, const float *x, int64_t n)
+     * }
+     */
+    public static MemorySegment nf_l2_fwd_f32$address() {
+        return nf_l2_fwd_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t nf_l2_fwd_f32(double *sum_squares, const float *x, int64_t n)
+     * }
+     */
+    public static int nf_l2_fwd_f32(MemorySegment sum_squares, MemorySegment x, long n) {
+        var mh$ = nf_l2_fwd_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("nf_l2_fwd_f32", sum_squares, x, n);
+            }
+            return (int)mh$.invokeExact(sum_squares, x, n);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class nf_dropout_fwd_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            nnfuse_h.C_INT,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_FLOAT,
+            nnfuse_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("nf_dropout_fwd_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t nf_dropout_fwd_f32(float *y, const float *x, int64_t n, uint64_t seed, uint64_t offset, float p, int32_t inverted)
+     * }
+     */
+    public static FunctionDescriptor nf_dropout_fwd_f32$descriptor() {
+        return nf_dropout_fwd_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t nf_dropout_fwd_f32(float *y, const float *x, int64_t n, uint64_t seed, uint64_t offset, float p, int32_t inverted)
+     * }
+     */
+    public static MethodHandle nf_dropout_fwd_f32$handle() {
+        return nf_dropout_fwd_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t nf_dropout_fwd_f32(float *y, const float *x, int64_t n, uint64_t seed, uint64_t offset, float p, int32_t inverted)
+     * }
+     */
+    public static MemorySegment nf_dropout_fwd_f32$address() {
+        return nf_dropout_fwd_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t nf_dropout_fwd_f32(float *y, const float *x, int64_t n, uint64_t seed, uint64_t offset, float p, int32_t inverted)
+     * }
+     */
+    public static int nf_dropout_fwd_f32(MemorySegment y, MemorySegment x, long n, long seed, long offset, float p, int inverted) {
+        var mh$ = nf_dropout_fwd_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("nf_dropout_fwd_f32", y, x, n, seed, offset, p, inverted);
+            }
+            return (int)mh$.invokeExact(y, x, n, seed, offset, p, inverted);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class nf_dropout_mask_fwd_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            nnfuse_h.C_INT,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_FLOAT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("nf_dropout_mask_fwd_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t nf_dropout_mask_fwd_f32(float *mask, int64_t n, uint64_t seed, uint64_t offset, float p)
+     * }
+     */
+    public static FunctionDescriptor nf_dropout_mask_fwd_f32$descriptor() {
+        return nf_dropout_mask_fwd_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t nf_dropout_mask_fwd_f32(float *mask, int64_t n, uint64_t seed, uint64_t offset, float p)
+     * }
+     */
+    public static MethodHandle nf_dropout_mask_fwd_f32$handle() {
+        return nf_dropout_mask_fwd_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t nf_dropout_mask_fwd_f32(float *mask, int64_t n, uint64_t seed, uint64_t offset, float p)
+     * }
+     */
+    public static MemorySegment nf_dropout_mask_fwd_f32$address() {
+        return nf_dropout_mask_fwd_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t nf_dropout_mask_fwd_f32(float *mask, int64_t n, uint64_t seed, uint64_t offset, float p)
+     * }
+     */
+    public static int nf_dropout_mask_fwd_f32(MemorySegment mask, long n, long seed, long offset, float p) {
+        var mh$ = nf_dropout_mask_fwd_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("nf_dropout_mask_fwd_f32", mask, n, seed, offset, p);
+            }
+            return (int)mh$.invokeExact(mask, n, seed, offset, p);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class nf_linear_fwd_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            nnfuse_h.C_INT,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("nf_linear_fwd_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t nf_linear_fwd_f32(float *y, const float *x, const float *weight, const float *bias, int64_t rows, int64_t in_features, int64_t out_features)
+     * }
+     */
+    public static FunctionDescriptor nf_linear_fwd_f32$descriptor() {
+        return nf_linear_fwd_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t nf_linear_fwd_f32(float *y, const float *x, const float *weight, const float *bias, int64_t rows, int64_t in_features, int64_t out_features)
+     * }
+     */
+    public static MethodHandle nf_linear_fwd_f32$handle() {
+        return nf_linear_fwd_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t nf_linear_fwd_f32(float *y, const float *x, const float *weight, const float *bias, int64_t rows, int64_t in_features, int64_t out_features)
+     * }
+     */
+    public static MemorySegment nf_linear_fwd_f32$address() {
+        return nf_linear_fwd_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t nf_linear_fwd_f32(float *y, const float *x, const float *weight, const float *bias, int64_t rows, int64_t in_features, int64_t out_features)
+     * }
+     */
+    public static int nf_linear_fwd_f32(MemorySegment y, MemorySegment x, MemorySegment weight, MemorySegment bias, long rows, long in_features, long out_features) {
+        var mh$ = nf_linear_fwd_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("nf_linear_fwd_f32", y, x, weight, bias, rows, in_features, out_features);
+            }
+            return (int)mh$.invokeExact(y, x, weight, bias, rows, in_features, out_features);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class nf_linear_ln_relu_fwd_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            nnfuse_h.C_INT,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_FLOAT,
+            nnfuse_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("nf_linear_ln_relu_fwd_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t nf_linear_ln_relu_fwd_f32(float *y, float *h, float *mean, float *rstd, const float *x, const float *weight, const float *bias, const float *gamma, const float *beta, int64_t rows, int64_t in_features, int64_t out_features, float eps, int32_t relu)
+     * }
+     */
+    public static FunctionDescriptor nf_linear_ln_relu_fwd_f32$descriptor() {
+        return nf_linear_ln_relu_fwd_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t nf_linear_ln_relu_fwd_f32(float *y, float *h, float *mean, float *rstd, const float *x, const float *weight, const float *bias, const float *gamma, const float *beta, int64_t rows, int64_t in_features, int64_t out_features, float eps, int32_t relu)
+     * }
+     */
+    public static MethodHandle nf_linear_ln_relu_fwd_f32$handle() {
+        return nf_linear_ln_relu_fwd_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t nf_linear_ln_relu_fwd_f32(float *y, float *h, float *mean, float *rstd, const float *x, const float *weight, const float *bias, const float *gamma, const float *beta, int64_t rows, int64_t in_features, int64_t out_features, float eps, int32_t relu)
+     * }
+     */
+    public static MemorySegment nf_linear_ln_relu_fwd_f32$address() {
+        return nf_linear_ln_relu_fwd_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t nf_linear_ln_relu_fwd_f32(float *y, float *h, float *mean, float *rstd, const float *x, const float *weight, const float *bias, const float *gamma, const float *beta, int64_t rows, int64_t in_features, int64_t out_features, float eps, int32_t relu)
+     * }
+     */
+    public static int nf_linear_ln_relu_fwd_f32(MemorySegment y, MemorySegment h, MemorySegment mean, MemorySegment rstd, MemorySegment x, MemorySegment weight, MemorySegment bias, MemorySegment gamma, MemorySegment beta, long rows, long in_features, long out_features, float eps, int relu) {
+        var mh$ = nf_linear_ln_relu_fwd_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("nf_linear_ln_relu_fwd_f32", y, h, mean, rstd, x, weight, bias, gamma, beta, rows, in_features, out_features, eps, relu);
+            }
+            return (int)mh$.invokeExact(y, h, mean, rstd, x, weight, bias, gamma, beta, rows, in_features, out_features, eps, relu);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class nf_relu_fwd_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            nnfuse_h.C_INT,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_LONG
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("nf_relu_fwd_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t nf_relu_fwd_f32(float *y, const float *x, int64_t n)
+     * }
+     */
+    public static FunctionDescriptor nf_relu_fwd_f32$descriptor() {
+        return nf_relu_fwd_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t nf_relu_fwd_f32(float *y, const float *x, int64_t n)
+     * }
+     */
+    public static MethodHandle nf_relu_fwd_f32$handle() {
+        return nf_relu_fwd_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t nf_relu_fwd_f32(float *y, const float *x, int64_t n)
+     * }
+     */
+    public static MemorySegment nf_relu_fwd_f32$address() {
+        return nf_relu_fwd_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t nf_relu_fwd_f32(float *y, const float *x, int64_t n)
+     * }
+     */
+    public static int nf_relu_fwd_f32(MemorySegment y, MemorySegment x, long n) {
+        var mh$ = nf_relu_fwd_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("nf_relu_fwd_f32", y, x, n);
+            }
+            return (int)mh$.invokeExact(y, x, n);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
