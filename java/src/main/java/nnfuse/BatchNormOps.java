@@ -57,7 +57,8 @@ public final class BatchNormOps {
      * column's mean and {@code rstd = 1 / sqrt(var + eps)} for the backward pass,
      * and updates the running statistics if given. As in PyTorch, rstd is 0 for a
      * column of zero variance when eps is 0, so that the column's output is beta.
-     * {@code y} may be {@code x} itself (in place).
+     * {@code y} may be {@code x} itself (in place); the per-channel outputs must be
+     * distinct tensors, none of them also gamma or beta.
      *
      * @param y        output, same shape as {@code x}
      * @param saveMean per-column batch means {@code [C]}, or null
