@@ -233,6 +233,44 @@ NF_API int32_t nf_linear_ln_relu_fwd_f32(float *y, float *h, float *mean, float 
  */
 NF_API int32_t nf_relu_fwd_f32(float *y, const float *x, int64_t n);
 
+/* ---- BatchNorm --------------------------------------------------------- */
+
+/*
+ * Training-mode batch normalization of x[n, c] over the batch (PyTorch's
+ * batch_norm with training=True): y[:, j] = (x[:, j] - mean[j]) * rstd[j] *
+ * gamma[j] + beta[j], with each column's batch mean and biased variance and
+ * rstd = 1 / sqrt(var + eps), or 0 when var and eps are both 0 (as PyTorch).
+ * save_mean and save_rstd ([c]) receive mean and rstd for the backward pass;
+ * either may be NULL. running_mean and running_var ([c]) are read and updated
+ * in place, running = momentum * batch + (1 - momentum) * running, with the
+ * unbiased variance var * n / (n - 1); both are given or both are NULL (no
+ * running statistics). gamma and beta ([c]) may each be NULL (no scale, no
+ * shift). y may be x itself (in place); otherwise no output may overlap
+ * another array. Requires n >= 2 (one sample has no variance), c >= 1, eps
+ * finite and >= 0, momentum in [0, 1]. Column statistics are accumulated in
+ * double; the result does not depend on the thread count.
+ */
+NF_API int32_t nf_batchnorm_fwd_train_f32(float *y, float *save_mean, float *save_rstd,
+                                          float *running_mean, float *running_var,
+                                          const float *x, const float *gamma,
+                                          const float *beta, int64_t n, int64_t c,
+                                          float eps, float momentum);
+
+/*
+ * Eval-mode batch normalization of x[n, c] (PyTorch's batch_norm with
+ * training=False): y[:, j] = (x[:, j] - running_mean[j]) /
+ * sqrt(running_var[j] + eps) * gamma[j] + beta[j]. running_mean and
+ * running_var ([c]) are required; gamma and beta ([c]) may each be NULL.
+ * y may be x itself (in place) but must not otherwise overlap an input.
+ * Requires n >= 1, c >= 1, eps finite and >= 0; running_var is not
+ * checked (NaN propagates, and running_var + eps == 0 gives non-finite y).
+ */
+NF_API int32_t nf_batchnorm_fwd_eval_f32(float *y, const float *x,
+                                         const float *running_mean,
+                                         const float *running_var,
+                                         const float *gamma, const float *beta,
+                                         int64_t n, int64_t c, float eps);
+
 #ifdef __cplusplus
 }
 #endif

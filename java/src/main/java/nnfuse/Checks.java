@@ -67,6 +67,14 @@ final class Checks {
         }
     }
 
+    /** {@code a} and {@code b} are both given or both null. */
+    static void bothOrNeither(String op, String nameA, Tensor a, String nameB, Tensor b) {
+        if ((a == null) != (b == null)) {
+            throw new IllegalArgumentException(op + ": " + nameA + " and " + nameB
+                    + " must both be given or both be null, got " + describeOrNull(a) + " and " + describeOrNull(b));
+        }
+    }
+
     /** {@code value} is finite and >= 0. */
     static void nonNegative(String op, String name, double value) {
         if (!(value >= 0) || Double.isInfinite(value)) {
@@ -106,5 +114,9 @@ final class Checks {
             throw new IllegalArgumentException(op + ": offset + n must not exceed 2^64, got offset "
                     + Long.toUnsignedString(offset) + " and n " + n + " (" + t.describe() + ")");
         }
+    }
+
+    private static String describeOrNull(Tensor t) {
+        return t == null ? "null" : t.describe();
     }
 }

@@ -1336,5 +1336,144 @@ public class nnfuse_h extends nnfuse_h$shared {
            throw new AssertionError("should not reach here", ex$);
         }
     }
+
+    private static class nf_batchnorm_fwd_train_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            nnfuse_h.C_INT,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_FLOAT,
+            nnfuse_h.C_FLOAT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("nf_batchnorm_fwd_train_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t nf_batchnorm_fwd_train_f32(float *y, float *save_mean, float *save_rstd, float *running_mean, float *running_var, const float *x, const float *gamma, const float *beta, int64_t n, int64_t c, float eps, float momentum)
+     * }
+     */
+    public static FunctionDescriptor nf_batchnorm_fwd_train_f32$descriptor() {
+        return nf_batchnorm_fwd_train_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t nf_batchnorm_fwd_train_f32(float *y, float *save_mean, float *save_rstd, float *running_mean, float *running_var, const float *x, const float *gamma, const float *beta, int64_t n, int64_t c, float eps, float momentum)
+     * }
+     */
+    public static MethodHandle nf_batchnorm_fwd_train_f32$handle() {
+        return nf_batchnorm_fwd_train_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t nf_batchnorm_fwd_train_f32(float *y, float *save_mean, float *save_rstd, float *running_mean, float *running_var, const float *x, const float *gamma, const float *beta, int64_t n, int64_t c, float eps, float momentum)
+     * }
+     */
+    public static MemorySegment nf_batchnorm_fwd_train_f32$address() {
+        return nf_batchnorm_fwd_train_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t nf_batchnorm_fwd_train_f32(float *y, float *save_mean, float *save_rstd, float *running_mean, float *running_var, const float *x, const float *gamma, const float *beta, int64_t n, int64_t c, float eps, float momentum)
+     * }
+     */
+    public static int nf_batchnorm_fwd_train_f32(MemorySegment y, MemorySegment save_mean, MemorySegment save_rstd, MemorySegment running_mean, MemorySegment running_var, MemorySegment x, MemorySegment gamma, MemorySegment beta, long n, long c, float eps, float momentum) {
+        var mh$ = nf_batchnorm_fwd_train_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("nf_batchnorm_fwd_train_f32", y, save_mean, save_rstd, running_mean, running_var, x, gamma, beta, n, c, eps, momentum);
+            }
+            return (int)mh$.invokeExact(y, save_mean, save_rstd, running_mean, running_var, x, gamma, beta, n, c, eps, momentum);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class nf_batchnorm_fwd_eval_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            nnfuse_h.C_INT,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_FLOAT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("nf_batchnorm_fwd_eval_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t nf_batchnorm_fwd_eval_f32(float *y, const float *x, const float *running_mean, const float *running_var, const float *gamma, const float *beta, int64_t n, int64_t c, float eps)
+     * }
+     */
+    public static FunctionDescriptor nf_batchnorm_fwd_eval_f32$descriptor() {
+        return nf_batchnorm_fwd_eval_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t nf_batchnorm_fwd_eval_f32(float *y, const float *x, const float *running_mean, const float *running_var, const float *gamma, const float *beta, int64_t n, int64_t c, float eps)
+     * }
+     */
+    public static MethodHandle nf_batchnorm_fwd_eval_f32$handle() {
+        return nf_batchnorm_fwd_eval_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t nf_batchnorm_fwd_eval_f32(float *y, const float *x, const float *running_mean, const float *running_var, const float *gamma, const float *beta, int64_t n, int64_t c, float eps)
+     * }
+     */
+    public static MemorySegment nf_batchnorm_fwd_eval_f32$address() {
+        return nf_batchnorm_fwd_eval_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t nf_batchnorm_fwd_eval_f32(float *y, const float *x, const float *running_mean, const float *running_var, const float *gamma, const float *beta, int64_t n, int64_t c, float eps)
+     * }
+     */
+    public static int nf_batchnorm_fwd_eval_f32(MemorySegment y, MemorySegment x, MemorySegment running_mean, MemorySegment running_var, MemorySegment gamma, MemorySegment beta, long n, long c, float eps) {
+        var mh$ = nf_batchnorm_fwd_eval_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("nf_batchnorm_fwd_eval_f32", y, x, running_mean, running_var, gamma, beta, n, c, eps);
+            }
+            return (int)mh$.invokeExact(y, x, running_mean, running_var, gamma, beta, n, c, eps);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
 }
 
