@@ -2,6 +2,7 @@ package nnfuse.demo;
 
 import java.io.PrintStream;
 import java.util.Locale;
+import nnfuse.BatchNormOps;
 import nnfuse.DropoutOps;
 import nnfuse.LayerNormOps;
 import nnfuse.LinearOps;
@@ -21,6 +22,7 @@ final class Discussion04 {
         out.println("nnfuse demo: Discussion 04 (normalization and regularization)");
         out.println();
         layerNorm(out);
+        batchNorm(out);
         dropout(out);
     }
 
@@ -54,6 +56,51 @@ final class Discussion04 {
     private static String fmt(double v) {
         return Math.abs(v - Math.rint(v)) < 1e-5 ? Long.toString(Math.round(v))
                 : String.format(Locale.ROOT, "%.4f", v);
+    }
+
+    /** Section 3: BatchNorm of a 3x4 matrix with eps = 0 (training mode: batch statistics), and batch size 1. */
+    static void batchNorm(PrintStream out) {
+        out.println("== 3. Batch Normalization ==");
+        float[] x = {2, 2, 1, 1, 2, 5, 4, 1, 5, 5, 10, 10};
+        try (Tensor xt = Tensor.of(x, 3, 4);
+                Tensor gamma = Tensor.of(new float[] {1, 2, 3, 4}, 4);
+                Tensor beta = Tensor.of(new float[] {0, -1, 1, 0}, 4);
+                Tensor mean = Tensor.zeros(4);
+                Tensor rstd = Tensor.zeros(4);
+                Tensor runningMean = Tensor.zeros(4);
+                Tensor runningVar = Tensor.zeros(4).fill(1f);
+                Tensor y = Tensor.zeros(3, 4)) {
+            BatchNormOps.forwardTraining(y, mean, rstd, runningMean, runningVar, xt, gamma, beta, 0f,
+                    BatchNormOps.DEFAULT_MOMENTUM);
+            out.println("X =");
+            out.print(Matrices.format(xt, 0));
+            out.println("gamma = [1, 2, 3, 4], beta = [0, -1, 1, 0], eps = 0");
+            for (int c = 0; c < 4; c++) {
+                double sd = 1.0 / rstd.get(c);
+                out.printf("column %d: mean = %s, variance = %s%n", c + 1, fmt(mean.get(c)), fmt(sd * sd));
+            }
+            out.println("BatchNorm(X) =");
+            out.print(Matrices.format(y, 2));
+            float[][] worksheet = {{-0.71f, -3.82f, -2.21f, -2.84f}, {-0.71f, 0.42f, 0.19f, -2.84f},
+                {1.41f, 0.42f, 5.02f, 5.64f}};
+            Matrices.roundingNotes(out, y, worksheet, "x-hat");
+            out.printf("Training also updated the running statistics (momentum 0.1, variance unbiased by N/(N-1)):"
+                    + " running_mean = %s, running_var = %s%n", vector(runningMean, 3), vector(runningVar, 3));
+        }
+        out.println("(b) Batch size 1: the library refuses, as PyTorch does:");
+        try (Tensor one = Tensor.of(new float[] {2, 2, 1, 1}, 1, 4)) {
+            try {
+                BatchNormOps.forwardTraining(one, null, null, null, null, 0f, BatchNormOps.DEFAULT_MOMENTUM).close();
+                out.println("    (no error: unexpected)");
+            } catch (IllegalArgumentException e) {
+                out.println("    " + e.getMessage());
+            }
+            try (Tensor normalized = LayerNormOps.forward(one, null, null, 0f)) {
+                out.println("    LayerNorm of the same single row works, since it normalizes across features: "
+                        + vector(normalized, 2));
+            }
+        }
+        out.println();
     }
 
     /** Section 4: dropout on x = [2, 6, 4, 4, 5, 3, 4, 4] with p = 0.75, plain and corrected. */
