@@ -90,6 +90,77 @@ NF_API int32_t nf_layernorm_fwd_f32(float *y, float *mean, float *rstd,
  */
 NF_API int32_t nf_philox4x32_10(const uint32_t ctr[4], const uint32_t key[2], uint32_t out[4]);
 
+/* ---- Softmax ----------------------------------------------------------- */
+
+/*
+ * y[r, :] = exp(x[r, :] - m[r]) / sum_j exp(x[r, j] - m[r]) over x[rows, cols],
+ * with m[r] the row maximum (numerically stable for any finite logits), as
+ * torch.softmax(x, dim=-1). The sum is accumulated in double in a fixed order.
+ * A row with NaN, with +inf, or with every entry -inf gives NaN throughout, as
+ * in PyTorch; -inf entries of an otherwise finite row give 0.
+ * y may alias x (in place). Requires rows >= 1, cols >= 1.
+ */
+NF_API int32_t nf_softmax_fwd_f32(float *y, const float *x, int64_t rows,
+                                  int64_t cols);
+
+/*
+ * y[r, :] = x[r, :] - m[r] - log(sum_j exp(x[r, j] - m[r])) over x[rows, cols],
+ * as torch.log_softmax(x, dim=-1), without forming the softmax first (so
+ * log-probabilities far below float's smallest normal stay finite). Rows with
+ * NaN, +inf or only -inf give NaN, as in PyTorch; -inf entries give -inf.
+ * y may alias x (in place). Requires rows >= 1, cols >= 1.
+ */
+NF_API int32_t nf_log_softmax_fwd_f32(float *y, const float *x, int64_t rows,
+                                      int64_t cols);
+
+/* ---- Cross-entropy ----------------------------------------------------- */
+
+/* Reductions of a per-sample loss, as PyTorch's reduction='none'|'mean'|'sum'. */
+#define NF_REDUCTION_NONE 0
+#define NF_REDUCTION_MEAN 1
+#define NF_REDUCTION_SUM 2
+
+/*
+ * Cross-entropy of logits[rows, classes] against integer labels[rows], as
+ * torch.nn.functional.cross_entropy(logits, labels, weight, ignore_index=...,
+ * reduction=..., label_smoothing=...). With logp = log_softmax(logits) and
+ * e = label_smoothing, C = classes, w = weight (all ones when NULL), t = labels[i]:
+ *   loss_i = (1 - e) * (-w[t] * logp[i, t]) + (e / C) * (-sum_c w[c] * logp[i, c])
+ * (the smoothing term is absent when e == 0), and loss_i = 0 when t == ignore_index.
+ * NF_REDUCTION_NONE writes loss[rows]; NF_REDUCTION_SUM writes sum_i loss_i to
+ * loss[0]; NF_REDUCTION_MEAN writes sum_i loss_i / sum_i w[t_i] over the samples
+ * not ignored (their count when weight is NULL) to loss[0]: NaN when all are
+ * ignored (0/0), as PyTorch. Per-sample values and sums are computed in double,
+ * the sums over samples in index order.
+ * weight ([classes]) may be NULL. Every label must be ignore_index or in
+ * [0, classes). Requires rows >= 1, classes >= 1, 0 <= label_smoothing <= 1.
+ */
+NF_API int32_t nf_cross_entropy_fwd_f32(float *loss, const float *logits,
+                                        const int64_t *labels,
+                                        const float *weight, int64_t rows,
+                                        int64_t classes, int64_t ignore_index,
+                                        float label_smoothing,
+                                        int32_t reduction);
+
+/* ---- Argmax ------------------------------------------------------------ */
+
+/*
+ * index[r] = the column of the largest x[r, :] over x[rows, cols], as
+ * torch.argmax(x, dim=-1): the first one on ties, and the first NaN when the
+ * row has one (NaN counts as the largest value). Requires rows >= 1, cols >= 1.
+ */
+NF_API int32_t nf_argmax_fwd_f32(int64_t *index, const float *x, int64_t rows,
+                                 int64_t cols);
+
+/* ---- L2 penalty -------------------------------------------------------- */
+
+/*
+ * *sum_squares = sum_i x[i]^2 over x[n], in double (each square of a float is
+ * exact in double). The sum runs over fixed-size chunks in index order, so
+ * the result is the same for every thread count. Requires n >= 1.
+ */
+NF_API int32_t nf_l2_fwd_f32(double *sum_squares, const float *x, int64_t n);
+
 #ifdef __cplusplus
 }
 #endif

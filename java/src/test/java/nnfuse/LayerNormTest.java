@@ -1,5 +1,6 @@
 package nnfuse;
 
+import static nnfuse.testing.Messages.assertMessage;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -182,12 +183,6 @@ class LayerNormTest {
             tol.assertClose("layerNorm y " + shape, ref.y(), y.toFloatArray());
             STATS.assertClose("layerNorm mean " + shape, ref.mean(), mean.toFloatArray());
             STATS.assertClose("layerNorm rstd " + shape, ref.rstd(), rstd.toFloatArray());
-        }
-    }
-
-    static void assertMessage(Throwable e, String... fragments) {
-        for (String f : fragments) {
-            assertTrue(e.getMessage().contains(f), () -> "message '" + e.getMessage() + "' should mention '" + f + "'");
         }
     }
 }

@@ -1,6 +1,6 @@
 package nnfuse;
 
-import static nnfuse.LayerNormTest.assertMessage;
+import static nnfuse.testing.Messages.assertMessage;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;

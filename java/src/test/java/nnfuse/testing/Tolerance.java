@@ -30,6 +30,15 @@ public record Tolerance(double atol, double rtol) {
 
     /** Asserts every element is within tolerance; {@code what} names the quantity in messages and the report. */
     public void assertClose(String what, double[] expected, float[] actual) {
+        double[] widened = new double[actual.length];
+        for (int i = 0; i < actual.length; i++) {
+            widened[i] = actual[i];
+        }
+        assertClose(what, expected, widened);
+    }
+
+    /** As {@link #assertClose(String, double[], float[])}, for outputs computed in double. */
+    public void assertClose(String what, double[] expected, double[] actual) {
         if (expected.length != actual.length) {
             fail(what + ": expected " + expected.length + " elements, got " + actual.length);
         }
@@ -69,9 +78,9 @@ public record Tolerance(double atol, double rtol) {
         if (firstBad >= 0) {
             String worstText = worst < 0 ? "" : String.format(Locale.ROOT,
                     "; worst at index %d: expected %.9g, actual %.9g, |diff| %.3g", worst, expected[worst],
-                    (double) actual[worst], Math.abs(actual[worst] - expected[worst]));
+                    actual[worst], Math.abs(actual[worst] - expected[worst]));
             fail(String.format(Locale.ROOT, "%s: index %d: expected %.9g, actual %.9g, |diff| %.3g > %.3g (atol %.1e + rtol %.1e * |expected|)%s",
-                    what, firstBad, expected[firstBad], (double) actual[firstBad],
+                    what, firstBad, expected[firstBad], actual[firstBad],
                     Math.abs(actual[firstBad] - expected[firstBad]), atol + rtol * Math.abs(expected[firstBad]),
                     atol, rtol, worstText));
         }
@@ -100,6 +109,20 @@ public record Tolerance(double atol, double rtol) {
                 fail(String.format(Locale.ROOT, "%s: index %d differs: %.9g (0x%08x) vs %.9g (0x%08x)", what, i,
                         expected[i], Float.floatToRawIntBits(expected[i]), actual[i],
                         Float.floatToRawIntBits(actual[i])));
+            }
+        }
+    }
+
+    /** Bit-for-bit comparison of double outputs (determinism). */
+    public static void assertBitIdentical(String what, double[] expected, double[] actual) {
+        if (expected.length != actual.length) {
+            fail(what + ": expected " + expected.length + " elements, got " + actual.length);
+        }
+        for (int i = 0; i < expected.length; i++) {
+            if (Double.doubleToRawLongBits(expected[i]) != Double.doubleToRawLongBits(actual[i])) {
+                fail(String.format(Locale.ROOT, "%s: index %d differs: %.17g (0x%016x) vs %.17g (0x%016x)", what, i,
+                        expected[i], Double.doubleToRawLongBits(expected[i]), actual[i],
+                        Double.doubleToRawLongBits(actual[i])));
             }
         }
     }

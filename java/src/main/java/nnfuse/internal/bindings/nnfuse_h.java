@@ -121,6 +121,33 @@ public class nnfuse_h extends nnfuse_h$shared {
     public static int NF_CPU_AVX512F() {
         return NF_CPU_AVX512F;
     }
+    private static final int NF_REDUCTION_NONE = (int)0L;
+    /**
+     * {@snippet lang=c :
+     * #define NF_REDUCTION_NONE 0
+     * }
+     */
+    public static int NF_REDUCTION_NONE() {
+        return NF_REDUCTION_NONE;
+    }
+    private static final int NF_REDUCTION_MEAN = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * #define NF_REDUCTION_MEAN 1
+     * }
+     */
+    public static int NF_REDUCTION_MEAN() {
+        return NF_REDUCTION_MEAN;
+    }
+    private static final int NF_REDUCTION_SUM = (int)2L;
+    /**
+     * {@snippet lang=c :
+     * #define NF_REDUCTION_SUM 2
+     * }
+     */
+    public static int NF_REDUCTION_SUM() {
+        return NF_REDUCTION_SUM;
+    }
 
     private static class nf_last_error {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
@@ -653,6 +680,325 @@ public class nnfuse_h extends nnfuse_h$shared {
                 traceDowncall("nf_philox4x32_10", ctr, key, out);
             }
             return (int)mh$.invokeExact(ctr, key, out);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class nf_softmax_fwd_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            nnfuse_h.C_INT,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("nf_softmax_fwd_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t nf_softmax_fwd_f32(float *y, const float *x, int64_t rows, int64_t cols)
+     * }
+     */
+    public static FunctionDescriptor nf_softmax_fwd_f32$descriptor() {
+        return nf_softmax_fwd_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t nf_softmax_fwd_f32(float *y, const float *x, int64_t rows, int64_t cols)
+     * }
+     */
+    public static MethodHandle nf_softmax_fwd_f32$handle() {
+        return nf_softmax_fwd_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t nf_softmax_fwd_f32(float *y, const float *x, int64_t rows, int64_t cols)
+     * }
+     */
+    public static MemorySegment nf_softmax_fwd_f32$address() {
+        return nf_softmax_fwd_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t nf_softmax_fwd_f32(float *y, const float *x, int64_t rows, int64_t cols)
+     * }
+     */
+    public static int nf_softmax_fwd_f32(MemorySegment y, MemorySegment x, long rows, long cols) {
+        var mh$ = nf_softmax_fwd_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("nf_softmax_fwd_f32", y, x, rows, cols);
+            }
+            return (int)mh$.invokeExact(y, x, rows, cols);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class nf_log_softmax_fwd_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            nnfuse_h.C_INT,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("nf_log_softmax_fwd_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t nf_log_softmax_fwd_f32(float *y, const float *x, int64_t rows, int64_t cols)
+     * }
+     */
+    public static FunctionDescriptor nf_log_softmax_fwd_f32$descriptor() {
+        return nf_log_softmax_fwd_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t nf_log_softmax_fwd_f32(float *y, const float *x, int64_t rows, int64_t cols)
+     * }
+     */
+    public static MethodHandle nf_log_softmax_fwd_f32$handle() {
+        return nf_log_softmax_fwd_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t nf_log_softmax_fwd_f32(float *y, const float *x, int64_t rows, int64_t cols)
+     * }
+     */
+    public static MemorySegment nf_log_softmax_fwd_f32$address() {
+        return nf_log_softmax_fwd_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t nf_log_softmax_fwd_f32(float *y, const float *x, int64_t rows, int64_t cols)
+     * }
+     */
+    public static int nf_log_softmax_fwd_f32(MemorySegment y, MemorySegment x, long rows, long cols) {
+        var mh$ = nf_log_softmax_fwd_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("nf_log_softmax_fwd_f32", y, x, rows, cols);
+            }
+            return (int)mh$.invokeExact(y, x, rows, cols);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class nf_cross_entropy_fwd_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            nnfuse_h.C_INT,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_FLOAT,
+            nnfuse_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("nf_cross_entropy_fwd_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t nf_cross_entropy_fwd_f32(float *loss, const float *logits, const int64_t *labels, const float *weight, int64_t rows, int64_t classes, int64_t ignore_index, float label_smoothing, int32_t reduction)
+     * }
+     */
+    public static FunctionDescriptor nf_cross_entropy_fwd_f32$descriptor() {
+        return nf_cross_entropy_fwd_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t nf_cross_entropy_fwd_f32(float *loss, const float *logits, const int64_t *labels, const float *weight, int64_t rows, int64_t classes, int64_t ignore_index, float label_smoothing, int32_t reduction)
+     * }
+     */
+    public static MethodHandle nf_cross_entropy_fwd_f32$handle() {
+        return nf_cross_entropy_fwd_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t nf_cross_entropy_fwd_f32(float *loss, const float *logits, const int64_t *labels, const float *weight, int64_t rows, int64_t classes, int64_t ignore_index, float label_smoothing, int32_t reduction)
+     * }
+     */
+    public static MemorySegment nf_cross_entropy_fwd_f32$address() {
+        return nf_cross_entropy_fwd_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t nf_cross_entropy_fwd_f32(float *loss, const float *logits, const int64_t *labels, const float *weight, int64_t rows, int64_t classes, int64_t ignore_index, float label_smoothing, int32_t reduction)
+     * }
+     */
+    public static int nf_cross_entropy_fwd_f32(MemorySegment loss, MemorySegment logits, MemorySegment labels, MemorySegment weight, long rows, long classes, long ignore_index, float label_smoothing, int reduction) {
+        var mh$ = nf_cross_entropy_fwd_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("nf_cross_entropy_fwd_f32", loss, logits, labels, weight, rows, classes, ignore_index, label_smoothing, reduction);
+            }
+            return (int)mh$.invokeExact(loss, logits, labels, weight, rows, classes, ignore_index, label_smoothing, reduction);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class nf_argmax_fwd_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            nnfuse_h.C_INT,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("nf_argmax_fwd_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t nf_argmax_fwd_f32(int64_t *index, const float *x, int64_t rows, int64_t cols)
+     * }
+     */
+    public static FunctionDescriptor nf_argmax_fwd_f32$descriptor() {
+        return nf_argmax_fwd_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t nf_argmax_fwd_f32(int64_t *index, const float *x, int64_t rows, int64_t cols)
+     * }
+     */
+    public static MethodHandle nf_argmax_fwd_f32$handle() {
+        return nf_argmax_fwd_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t nf_argmax_fwd_f32(int64_t *index, const float *x, int64_t rows, int64_t cols)
+     * }
+     */
+    public static MemorySegment nf_argmax_fwd_f32$address() {
+        return nf_argmax_fwd_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t nf_argmax_fwd_f32(int64_t *index, const float *x, int64_t rows, int64_t cols)
+     * }
+     */
+    public static int nf_argmax_fwd_f32(MemorySegment index, MemorySegment x, long rows, long cols) {
+        var mh$ = nf_argmax_fwd_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("nf_argmax_fwd_f32", index, x, rows, cols);
+            }
+            return (int)mh$.invokeExact(index, x, rows, cols);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class nf_l2_fwd_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            nnfuse_h.C_INT,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_LONG
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("nf_l2_fwd_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t nf_l2_fwd_f32(double *sum_squares, const float *x, int64_t n)
+     * }
+     */
+    public static FunctionDescriptor nf_l2_fwd_f32$descriptor() {
+        return nf_l2_fwd_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t nf_l2_fwd_f32(double *sum_squares, const float *x, int64_t n)
+     * }
+     */
+    public static MethodHandle nf_l2_fwd_f32$handle() {
+        return nf_l2_fwd_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t nf_l2_fwd_f32(double *sum_squares, const float *x, int64_t n)
+     * }
+     */
+    public static MemorySegment nf_l2_fwd_f32$address() {
+        return nf_l2_fwd_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t nf_l2_fwd_f32(double *sum_squares, const float *x, int64_t n)
+     * }
+     */
+    public static int nf_l2_fwd_f32(MemorySegment sum_squares, MemorySegment x, long n) {
+        var mh$ = nf_l2_fwd_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("nf_l2_fwd_f32", sum_squares, x, n);
+            }
+            return (int)mh$.invokeExact(sum_squares, x, n);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {

@@ -1,0 +1,126 @@
+package nnfuse;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import nnfuse.internal.NativeLibrary;
+import nnfuse.internal.Status;
+import nnfuse.internal.bindings.nnfuse_h;
+
+/**
+ * Cross-entropy between logits {@code [N, C]} and integer class labels
+ * {@code [N]}, exactly as PyTorch's
+ * {@code torch.nn.functional.cross_entropy(logits, labels, weight=weight,
+ * ignore_index=ignoreIndex, reduction=reduction, label_smoothing=labelSmoothing)}.
+ * With {@code logp = log_softmax(logits)}, {@code e = labelSmoothing},
+ * {@code w} the class weights (all ones when absent) and {@code t = labels[i]}:
+ * <pre>
+ *   loss_i = (1 - e) * (-w[t] * logp[i, t]) + (e / C) * (-sum_c w[c] * logp[i, c])
+ * </pre>
+ * and {@code loss_i = 0} for a sample whose label is {@code ignoreIndex}.
+ * {@link Reduction#MEAN} divides {@code sum_i loss_i} by PyTorch's total weight,
+ * {@code sum_i w[t_i]} over the samples not ignored (their count without
+ * weights), also for the smoothing term; it is NaN (0/0) when every sample is
+ * ignored. The log-softmax is stabilized by the row maximum, so logits in the
+ * thousands are fine; per-sample values and the sums over samples (in index
+ * order) are computed in double.
+ *
+ * <p>Stateless and thread-safe; the usual rules of {@link Tensor} apply to the
+ * tensors passed in. Results do not depend on {@link Nnfuse#setThreads}.
+ */
+public final class CrossEntropyOps {
+    /** PyTorch's default {@code ignore_index}: a label that no class has. */
+    public static final long DEFAULT_IGNORE_INDEX = -100;
+
+    /** How per-sample losses are combined, as PyTorch's {@code reduction='none'|'mean'|'sum'}. */
+    public enum Reduction {
+        /** One loss per sample, shape {@code [N]}. */
+        NONE,
+        /** The weighted mean over the samples not ignored, shape {@code [1]}. */
+        MEAN,
+        /** The sum over samples, shape {@code [1]}. */
+        SUM;
+
+        private int code() {
+            return switch (this) {
+                case NONE -> nnfuse_h.NF_REDUCTION_NONE();
+                case MEAN -> nnfuse_h.NF_REDUCTION_MEAN();
+                case SUM -> nnfuse_h.NF_REDUCTION_SUM();
+            };
+        }
+    }
+
+    private CrossEntropyOps() {}
+
+    /** The mean cross-entropy without class weights or smoothing, as {@code F.cross_entropy(logits, labels)}. */
+    public static float forward(Tensor logits, Tensor labels) {
+        try (Tensor loss = forward(logits, labels, null, Reduction.MEAN, DEFAULT_IGNORE_INDEX, 0f)) {
+            return loss.get(0);
+        }
+    }
+
+    /**
+     * The cross-entropy in a new tensor: {@code [N]} for {@link Reduction#NONE},
+     * else {@code [1]}.
+     *
+     * @param logits         float32 {@code [N, C]}
+     * @param labels         int64 {@code [N]}; each in {@code [0, C)} or equal to {@code ignoreIndex}
+     * @param weight         float32 {@code [C]} per-class weights, or null for none
+     * @param reduction      how to combine per-sample losses
+     * @param ignoreIndex    label of samples that contribute nothing ({@link #DEFAULT_IGNORE_INDEX})
+     * @param labelSmoothing in {@code [0, 1]}; 0 for none
+     */
+    public static Tensor forward(Tensor logits, Tensor labels, Tensor weight, Reduction reduction,
+            long ignoreIndex, float labelSmoothing) {
+        final String op = "crossEntropy";
+        checkLogits(op, logits);
+        Checks.notNull(op, "reduction", reduction);
+        long[] shape = reduction == Reduction.NONE ? new long[] {logits.size(0)} : new long[] {1};
+        return Outputs.fill(Tensor.zeros(shape),
+                loss -> forward(loss, logits, labels, weight, reduction, ignoreIndex, labelSmoothing));
+    }
+
+    /**
+     * Writes the cross-entropy into {@code loss}: shape {@code [N]} for
+     * {@link Reduction#NONE}, else {@code [1]}. Other arguments as in
+     * {@link #forward(Tensor, Tensor, Tensor, Reduction, long, float)}.
+     */
+    public static void forward(Tensor loss, Tensor logits, Tensor labels, Tensor weight, Reduction reduction,
+            long ignoreIndex, float labelSmoothing) {
+        final String op = "crossEntropy";
+        checkLogits(op, logits);
+        long rows = logits.size(0);
+        long classes = logits.size(1);
+        String logitsText = "logits " + logits.describe();
+        Checks.notNull(op, "reduction", reduction);
+        Checks.tensor(op, "loss", loss);
+        Checks.tensor(op, "labels", labels, DType.INT64);
+        Checks.optional(op, "weight", weight);
+        Checks.shape(op, "loss", loss, reduction == Reduction.NONE ? new long[] {rows} : new long[] {1},
+                "reduction " + reduction + " of " + logitsText);
+        Checks.shape(op, "labels", labels, new long[] {rows}, "one per row of " + logitsText);
+        Checks.shape(op, "weight", weight, new long[] {classes}, "one per class of " + logitsText);
+        Checks.inRange(op, "labelSmoothing", labelSmoothing, 0, 1);
+        checkLabelValues(op, labels, classes, ignoreIndex, logitsText);
+        NativeLibrary.ensureLoaded();
+        Status.check(nnfuse_h.nf_cross_entropy_fwd_f32(loss.segment(), logits.segment(), labels.segment(),
+                Tensor.segmentOrNull(weight), rows, classes, ignoreIndex, labelSmoothing, reduction.code()));
+    }
+
+    private static void checkLogits(String op, Tensor logits) {
+        Checks.tensor(op, "logits", logits);
+        Checks.rank(op, "logits", logits, 2, "[N, C]");
+    }
+
+    /** PyTorch raises "Target t is out of bounds"; this names the sample too. */
+    private static void checkLabelValues(String op, Tensor labels, long classes, long ignoreIndex, String logitsText) {
+        MemorySegment s = labels.segment();
+        for (long i = 0; i < labels.numel(); i++) {
+            long t = s.getAtIndex(ValueLayout.JAVA_LONG, i);
+            if (t != ignoreIndex && (t < 0 || t >= classes)) {
+                throw new IllegalArgumentException(op + ": labels[" + i + "] = " + t + " is out of range for "
+                        + classes + " classes of " + logitsText + " (expected 0 <= label < " + classes
+                        + ", or ignoreIndex " + ignoreIndex + ")");
+            }
+        }
+    }
+}

@@ -1,0 +1,32 @@
+/* Index of the largest element of each row of x[rows, cols], as torch.argmax(x, dim=-1). */
+#include <math.h>
+#include <stddef.h>
+
+#include "../common/error.h"
+#include "../common/parallel.h"
+
+/*
+ * Strict > keeps the first of equal maxima; a NaN is taken as larger than
+ * everything and ends the search, so the first NaN wins (torch.argmax's rule).
+ */
+static int64_t row_argmax(const float *x, int64_t cols) {
+    int64_t best = 0;
+    if (isnan(x[0])) return 0;
+    for (int64_t j = 1; j < cols; j++) {
+        if (isnan(x[j])) return j;
+        if (x[j] > x[best]) best = j;
+    }
+    return best;
+}
+
+NF_API int32_t nf_argmax_fwd_f32(int64_t *index, const float *x, int64_t rows, int64_t cols) {
+    static const char op[] = "nf_argmax_fwd_f32";
+    NF_CHECK_PTR(op, index);
+    NF_CHECK_PTR(op, x);
+    NF_CHECK_POSITIVE(op, rows);
+    NF_CHECK_POSITIVE(op, cols);
+    const int parallel = rows > 1 && rows * cols >= NF_PARALLEL_MIN_WORK;
+#pragma omp parallel for schedule(static) num_threads(nf_threads()) if (parallel)
+    for (int64_t r = 0; r < rows; r++) index[r] = row_argmax(x + r * cols, cols);
+    return NF_OK;
+}

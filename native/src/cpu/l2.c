@@ -1,0 +1,53 @@
+/* Sum of squares for the L2 penalty lambda * ||theta||^2 (weight decay). */
+#include <stdlib.h>
+
+#include "../common/error.h"
+#include "../common/parallel.h"
+
+/*
+ * Fixed-size chunks, independent of the thread count: each chunk is summed
+ * alone, and the partial sums are added in chunk order, so the result is
+ * bit-identical for any number of threads. A chunk is the parallel work
+ * threshold (2^15 elements), so inputs below it run on the calling thread.
+ */
+#define L2_CHUNK NF_PARALLEL_MIN_WORK
+
+/* Eight double lanes: a fixed order the compiler may vectorize; squares of floats are exact in double. */
+static double chunk_sum_squares(const float *x, int64_t n) {
+    double lane[8] = {0};
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int l = 0; l < 8; l++) {
+            const double v = x[i + l];
+            lane[l] += v * v;
+        }
+    double sum = 0;
+    for (; i < n; i++) {
+        const double v = x[i];
+        sum += v * v;
+    }
+    for (int l = 0; l < 8; l++) sum += lane[l];
+    return sum;
+}
+
+NF_API int32_t nf_l2_fwd_f32(double *sum_squares, const float *x, int64_t n) {
+    static const char op[] = "nf_l2_fwd_f32";
+    NF_CHECK_PTR(op, sum_squares);
+    NF_CHECK_PTR(op, x);
+    NF_CHECK_POSITIVE(op, n);
+    const int64_t chunks = (n + L2_CHUNK - 1) / L2_CHUNK;
+    double *partial = malloc((size_t)chunks * sizeof *partial);
+    if (partial == NULL)
+        return nf_fail(NF_ERR_OUT_OF_MEMORY, "%s: cannot allocate %lld partial sums", op, (long long)chunks);
+#pragma omp parallel for schedule(static) num_threads(nf_threads()) if (chunks > 1)
+    for (int64_t c = 0; c < chunks; c++) {
+        const int64_t start = c * L2_CHUNK;
+        const int64_t len = n - start < L2_CHUNK ? n - start : L2_CHUNK;
+        partial[c] = chunk_sum_squares(x + start, len);
+    }
+    double sum = 0;
+    for (int64_t c = 0; c < chunks; c++) sum += partial[c];
+    free(partial);
+    *sum_squares = sum;
+    return NF_OK;
+}
