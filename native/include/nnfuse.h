@@ -160,6 +160,116 @@ NF_API int32_t nf_argmax_fwd_f32(int64_t *index, const float *x, int64_t rows,
  * the result is the same for every thread count. Requires n >= 1.
  */
 NF_API int32_t nf_l2_fwd_f32(double *sum_squares, const float *x, int64_t n);
+/* ---- Dropout ------------------------------------------------------------ */
+
+/*
+ * Dropout (Srivastava et al., 2014) of x[n] into y[n], training mode. Element i
+ * takes draw offset + i of the Philox4x32-10 stream that cuRAND's
+ * curand_init(seed, 0, 0, &state) starts, turns it into u in (0, 1] as
+ * curand_uniform does (draw * 2^-32 + 2^-33 in float), and is kept when
+ * u < 1 - p (1 - p rounded to float), as PyTorch's CUDA dropout compares.
+ * (seed, offset) alone determine the mask, never the thread count; a caller
+ * that advances offset by n per call continues one stream.
+ * inverted = 1: kept units are x * (1 / (1 - p)), the factor rounded once to
+ * float (PyTorch's dropout); inverted = 0: kept units are x unchanged.
+ * Dropped units are +0.0, whatever x holds, so p = 1 gives zeros, never NaN.
+ * p = 0 copies x bit for bit (PyTorch returns the input unchanged).
+ * y may be x (in place). Requires n >= 1, p in [0, 1], offset + n <= 2^64.
+ */
+NF_API int32_t nf_dropout_fwd_f32(float *y, const float *x, int64_t n, uint64_t seed,
+                                  uint64_t offset, float p, int32_t inverted);
+
+/*
+ * The keep mask of nf_dropout_fwd_f32 for the same (n, seed, offset, p):
+ * mask[i] = 1.0 where element i is kept, 0.0 where it is dropped.
+ * Requires n >= 1, p in [0, 1], offset + n <= 2^64.
+ */
+NF_API int32_t nf_dropout_mask_fwd_f32(float *mask, int64_t n, uint64_t seed, uint64_t offset,
+                                       float p);
+
+/* ---- Linear ------------------------------------------------------------ */
+
+/*
+ * y[r, j] = sum_k x[r, k] * weight[j, k] + bias[j]: y = x weight^T + bias over
+ * x[rows, in_features], with weight[out_features, in_features] in PyTorch's
+ * layout and y[rows, out_features]. bias ([out_features]) may be NULL.
+ * Each element is a float32 sum in one fixed order, whatever the thread count
+ * and the number of rows. y must not overlap x, weight or bias.
+ * Requires rows >= 1, in_features >= 1, out_features >= 1.
+ */
+NF_API int32_t nf_linear_fwd_f32(float *y, const float *x, const float *weight,
+                                 const float *bias, int64_t rows,
+                                 int64_t in_features, int64_t out_features);
+
+/* ---- Linear + LayerNorm + ReLU ----------------------------------------- */
+
+/*
+ * y = relu(layernorm(x weight^T + bias)) in one pass: each block of rows is
+ * normalized right after its product is computed, while it is still in cache.
+ * The product is the one of nf_linear_fwd_f32 and the normalization the one
+ * of nf_layernorm_fwd_f32 over the out_features of each row, with gamma and
+ * beta ([out_features]) each optional (NULL); relu = 0 skips the ReLU (for a
+ * last block), relu = 1 applies it, keeping NaN as PyTorch does.
+ * For the backward pass: h ([rows, out_features]) receives the product
+ * x weight^T + bias before normalization, mean and rstd ([rows]) its per-row
+ * statistics; each may be NULL. xhat = (h - mean) * rstd recomputes the rest,
+ * so no normalized or rectified activation needs keeping.
+ * Outputs must not overlap each other or the inputs.
+ * Requires rows >= 1, in_features >= 1, out_features >= 1, eps >= 0.
+ */
+NF_API int32_t nf_linear_ln_relu_fwd_f32(float *y, float *h, float *mean, float *rstd,
+                                         const float *x, const float *weight,
+                                         const float *bias, const float *gamma,
+                                         const float *beta, int64_t rows,
+                                         int64_t in_features, int64_t out_features,
+                                         float eps, int32_t relu);
+
+/* ---- ReLU -------------------------------------------------------------- */
+
+/*
+ * y[i] = max(x[i], 0) over n elements; NaN stays NaN (as torch.relu) and -0
+ * becomes +0. y may be x itself (in place) but must not otherwise overlap it.
+ * Requires n >= 1.
+ */
+NF_API int32_t nf_relu_fwd_f32(float *y, const float *x, int64_t n);
+
+/* ---- BatchNorm --------------------------------------------------------- */
+
+/*
+ * Training-mode batch normalization of x[n, c] over the batch (PyTorch's
+ * batch_norm with training=True): y[:, j] = (x[:, j] - mean[j]) * rstd[j] *
+ * gamma[j] + beta[j], with each column's batch mean and biased variance and
+ * rstd = 1 / sqrt(var + eps), or 0 when var and eps are both 0 (as PyTorch).
+ * save_mean and save_rstd ([c]) receive mean and rstd for the backward pass;
+ * either may be NULL. running_mean and running_var ([c]) are read and updated
+ * in place, running = momentum * batch + (1 - momentum) * running, with the
+ * unbiased variance var * n / (n - 1); both are given or both are NULL (no
+ * running statistics). gamma and beta ([c]) may each be NULL (no scale, no
+ * shift). y may be x itself (in place); otherwise no output may overlap
+ * another array. Requires n >= 2 (one sample has no variance), c >= 1, eps
+ * finite and >= 0, momentum in [0, 1]. Column statistics are accumulated in
+ * double; the result does not depend on the thread count.
+ */
+NF_API int32_t nf_batchnorm_fwd_train_f32(float *y, float *save_mean, float *save_rstd,
+                                          float *running_mean, float *running_var,
+                                          const float *x, const float *gamma,
+                                          const float *beta, int64_t n, int64_t c,
+                                          float eps, float momentum);
+
+/*
+ * Eval-mode batch normalization of x[n, c] (PyTorch's batch_norm with
+ * training=False): y[:, j] = (x[:, j] - running_mean[j]) /
+ * sqrt(running_var[j] + eps) * gamma[j] + beta[j]. running_mean and
+ * running_var ([c]) are required; gamma and beta ([c]) may each be NULL.
+ * y may be x itself (in place) but must not otherwise overlap an input.
+ * Requires n >= 1, c >= 1, eps finite and >= 0; running_var is not
+ * checked (NaN propagates, and running_var + eps == 0 gives non-finite y).
+ */
+NF_API int32_t nf_batchnorm_fwd_eval_f32(float *y, const float *x,
+                                         const float *running_mean,
+                                         const float *running_var,
+                                         const float *gamma, const float *beta,
+                                         int64_t n, int64_t c, float eps);
 
 #ifdef __cplusplus
 }

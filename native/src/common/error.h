@@ -26,4 +26,23 @@ int32_t nf_fail(int32_t status, const char *fmt, ...)
                            (op), #n, (long long)(n));                          \
     } while (0)
 
+/*
+ * Whether the n-element array p and the m-element array q share memory.
+ * NULL (an absent optional array) overlaps nothing.
+ */
+#define NF_OVERLAPS(p, n, q, m)                                                \
+    ((p) != NULL && (q) != NULL &&                                             \
+     (uintptr_t)(p) < (uintptr_t)((q) + (m)) &&                                \
+     (uintptr_t)(q) < (uintptr_t)((p) + (n)))
+
+/*
+ * Fails unless the n-element output p and the m-element array q are disjoint:
+ * a kernel reads its inputs while writing, so an overlap would corrupt them.
+ */
+#define NF_CHECK_DISJOINT(op, p, n, q, m)                                      \
+    do {                                                                       \
+        if (NF_OVERLAPS(p, n, q, m))                                           \
+            return nf_fail(NF_ERR_INVALID_ARGUMENT, "%s: %s overlaps %s", (op), #p, #q); \
+    } while (0)
+
 #endif

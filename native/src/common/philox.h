@@ -10,13 +10,7 @@
 
 #include <stdint.h>
 
-#ifndef NF_HOST_DEVICE
-#ifdef __CUDACC__
-#define NF_HOST_DEVICE __host__ __device__
-#else
-#define NF_HOST_DEVICE
-#endif
-#endif
+#include "host_device.h"
 
 /* Random123 philox.h: PHILOX_M4x32_0/1 and PHILOX_W32_0/1 (golden ratio, sqrt(3)-1). */
 #define NF_PHILOX_M4X32_0 UINT32_C(0xD2511F53)

@@ -2,6 +2,8 @@
 #include <math.h>
 #include <stddef.h>
 
+#include "layernorm.h"
+
 #include "../common/error.h"
 #include "../common/parallel.h"
 
@@ -39,7 +41,7 @@ static void row_moments(const float *x, int64_t n, double *mean_out, double *var
     *var_out = ss / (double)n;
 }
 
-static void layernorm_row(float *y, float *mean_out, float *rstd_out, const float *x,
+void nf_layernorm_row_f32(float *y, float *mean_out, float *rstd_out, const float *x,
                           const float *gamma, const float *beta, int64_t cols, float eps) {
     double mean_d, var_d;
     row_moments(x, cols, &mean_d, &var_d);
@@ -60,6 +62,13 @@ static void layernorm_row(float *y, float *mean_out, float *rstd_out, const floa
     if (rstd_out != NULL) *rstd_out = rstd;
 }
 
+int32_t nf_layernorm_check_eps(const char *op, float eps) {
+    if (!(eps >= 0.0f) || isinf(eps))
+        return nf_fail(NF_ERR_INVALID_ARGUMENT, "%s: eps must be finite and >= 0, got %g", op,
+                       (double)eps);
+    return NF_OK;
+}
+
 NF_API int32_t nf_layernorm_fwd_f32(float *y, float *mean, float *rstd, const float *x,
                                     const float *gamma, const float *beta, int64_t rows,
                                     int64_t cols, float eps) {
@@ -68,14 +77,13 @@ NF_API int32_t nf_layernorm_fwd_f32(float *y, float *mean, float *rstd, const fl
     NF_CHECK_PTR(op, x);
     NF_CHECK_POSITIVE(op, rows);
     NF_CHECK_POSITIVE(op, cols);
-    if (!(eps >= 0.0f) || isinf(eps))
-        return nf_fail(NF_ERR_INVALID_ARGUMENT, "%s: eps must be finite and >= 0, got %g", op,
-                       (double)eps);
+    const int32_t status = nf_layernorm_check_eps(op, eps);
+    if (status != NF_OK) return status;
 
     const int parallel = rows > 1 && rows * cols >= NF_PARALLEL_MIN_WORK;
 #pragma omp parallel for schedule(static) num_threads(nf_threads()) if (parallel)
     for (int64_t r = 0; r < rows; r++)
-        layernorm_row(y + r * cols, mean ? mean + r : NULL, rstd ? rstd + r : NULL,
-                      x + r * cols, gamma, beta, cols, eps);
+        nf_layernorm_row_f32(y + r * cols, mean ? mean + r : NULL, rstd ? rstd + r : NULL,
+                             x + r * cols, gamma, beta, cols, eps);
     return NF_OK;
 }

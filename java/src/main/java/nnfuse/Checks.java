@@ -1,6 +1,7 @@
 package nnfuse;
 
 import java.util.Arrays;
+import java.util.List;
 import java.util.Locale;
 
 /** Argument checks shared by the ops; each message names the op, the argument and the shapes involved. */
@@ -46,6 +47,34 @@ final class Checks {
         }
     }
 
+    /**
+     * None of the first {@code outputs} tensors is also passed as another argument: a kernel reads its
+     * inputs while it writes, so an output aliasing one would corrupt the result (PyTorch refuses such
+     * {@code out=} arguments too). Tensors never share memory otherwise, so identity is the whole test.
+     *
+     * @param names   the argument names, in the order of {@code tensors}
+     * @param tensors outputs first, then the inputs; nulls (absent optional arguments) are skipped
+     */
+    static void distinct(String op, int outputs, List<String> names, Tensor... tensors) {
+        for (int i = 0; i < outputs; i++) {
+            for (int j = i + 1; j < tensors.length; j++) {
+                if (tensors[i] != null && tensors[i] == tensors[j]) {
+                    throw new IllegalArgumentException(op + ": " + names.get(i) + " and " + names.get(j)
+                            + " are the same tensor " + tensors[i].describe()
+                            + "; an output must not also be another argument");
+                }
+            }
+        }
+    }
+
+    /** {@code a} and {@code b} are both given or both null. */
+    static void bothOrNeither(String op, String nameA, Tensor a, String nameB, Tensor b) {
+        if ((a == null) != (b == null)) {
+            throw new IllegalArgumentException(op + ": " + nameA + " and " + nameB
+                    + " must both be given or both be null, got " + describeOrNull(a) + " and " + describeOrNull(b));
+        }
+    }
+
     /** {@code value} is finite and >= 0. */
     static void nonNegative(String op, String name, double value) {
         if (!(value >= 0) || Double.isInfinite(value)) {
@@ -66,5 +95,28 @@ final class Checks {
             throw new IllegalArgumentException(op + ": " + name + " must not be null");
         }
         return value;
+    }
+
+    /** {@code p} is a dropout probability in [0, 1]; the message carries PyTorch's text. */
+    static void dropoutProbability(String op, String name, float p) {
+        if (!(p >= 0 && p <= 1)) {
+            throw new IllegalArgumentException(
+                    op + ": " + name + ": dropout probability has to be between 0 and 1, but got " + p);
+        }
+    }
+
+    /**
+     * Stream indices {@code offset} to {@code offset + n - 1} (unsigned) do not wrap past 2^64 - 1, where
+     * cuRAND's 128-bit counter would carry on instead of starting over.
+     */
+    static void streamRange(String op, long offset, long n, Tensor t) {
+        if (Long.compareUnsigned(offset + (n - 1), offset) < 0) {
+            throw new IllegalArgumentException(op + ": offset + n must not exceed 2^64, got offset "
+                    + Long.toUnsignedString(offset) + " and n " + n + " (" + t.describe() + ")");
+        }
+    }
+
+    private static String describeOrNull(Tensor t) {
+        return t == null ? "null" : t.describe();
     }
 }

@@ -1,17 +1,29 @@
 package nnfuse.demo;
 
 import java.io.PrintStream;
+import java.util.Locale;
+import nnfuse.BatchNormOps;
+import nnfuse.DropoutOps;
 import nnfuse.LayerNormOps;
+import nnfuse.LinearOps;
 import nnfuse.Tensor;
 
 /** {@code ./nnfuse demo}: Discussion 04 worked through by the library, section by section. */
 final class Discussion04 {
+    /**
+     * The Philox seed whose first eight draws, at p = 0.75, drop exactly the
+     * worksheet's first six units (found by search; DropoutTest checks it).
+     */
+    static final long WORKSHEET_MASK_SEED = 8;
+
     private Discussion04() {}
 
     static void run(PrintStream out) {
         out.println("nnfuse demo: Discussion 04 (normalization and regularization)");
         out.println();
         layerNorm(out);
+        batchNorm(out);
+        dropout(out);
     }
 
     /** Section 2(a): LayerNorm of a 3x4 matrix with eps = 0. */
@@ -34,6 +46,8 @@ final class Discussion04 {
             }
             out.println("LayerNorm(X) =");
             out.print(Matrices.format(y, 2));
+            float[][] worksheet = {{-1, -3, 4, 4}, {-1, -1.66f, 0.01f, 6.68f}, {-0.58f, -2.16f, -0.74f, 6.92f}};
+            Matrices.roundingNotes(out, y, worksheet, "x-hat");
             out.println();
         }
     }
@@ -41,6 +55,128 @@ final class Discussion04 {
     /** Whole numbers as integers (the worksheet's 6, 4, 3), anything else to four decimals. */
     private static String fmt(double v) {
         return Math.abs(v - Math.rint(v)) < 1e-5 ? Long.toString(Math.round(v))
-                : String.format(java.util.Locale.ROOT, "%.4f", v);
+                : String.format(Locale.ROOT, "%.4f", v);
+    }
+
+    /** Section 3: BatchNorm of a 3x4 matrix with eps = 0 (training mode: batch statistics), and batch size 1. */
+    static void batchNorm(PrintStream out) {
+        out.println("== 3. Batch Normalization ==");
+        float[] x = {2, 2, 1, 1, 2, 5, 4, 1, 5, 5, 10, 10};
+        try (Tensor xt = Tensor.of(x, 3, 4);
+                Tensor gamma = Tensor.of(new float[] {1, 2, 3, 4}, 4);
+                Tensor beta = Tensor.of(new float[] {0, -1, 1, 0}, 4);
+                Tensor mean = Tensor.zeros(4);
+                Tensor rstd = Tensor.zeros(4);
+                Tensor runningMean = Tensor.zeros(4);
+                Tensor runningVar = Tensor.zeros(4).fill(1f);
+                Tensor y = Tensor.zeros(3, 4)) {
+            BatchNormOps.forwardTraining(y, mean, rstd, runningMean, runningVar, xt, gamma, beta, 0f,
+                    BatchNormOps.DEFAULT_MOMENTUM);
+            out.println("X =");
+            out.print(Matrices.format(xt, 0));
+            out.println("gamma = [1, 2, 3, 4], beta = [0, -1, 1, 0], eps = 0");
+            for (int c = 0; c < 4; c++) {
+                double sd = 1.0 / rstd.get(c);
+                out.printf("column %d: mean = %s, variance = %s%n", c + 1, fmt(mean.get(c)), fmt(sd * sd));
+            }
+            out.println("BatchNorm(X) =");
+            out.print(Matrices.format(y, 2));
+            float[][] worksheet = {{-0.71f, -3.82f, -2.21f, -2.84f}, {-0.71f, 0.42f, 0.19f, -2.84f},
+                {1.41f, 0.42f, 5.02f, 5.64f}};
+            Matrices.roundingNotes(out, y, worksheet, "x-hat");
+            out.printf("Training also updated the running statistics (momentum 0.1, variance unbiased by N/(N-1)):"
+                    + " running_mean = %s, running_var = %s%n", vector(runningMean, 3), vector(runningVar, 3));
+        }
+        out.println("(b) Batch size 1: the library refuses, as PyTorch does:");
+        try (Tensor one = Tensor.of(new float[] {2, 2, 1, 1}, 1, 4)) {
+            try {
+                BatchNormOps.forwardTraining(one, null, null, null, null, 0f, BatchNormOps.DEFAULT_MOMENTUM).close();
+                out.println("    (no error: unexpected)");
+            } catch (IllegalArgumentException e) {
+                out.println("    " + e.getMessage());
+            }
+            try (Tensor normalized = LayerNormOps.forward(one, null, null, 0f)) {
+                out.println("    LayerNorm of the same single row works, since it normalizes across features: "
+                        + vector(normalized, 2));
+            }
+        }
+        out.println();
+    }
+
+    /** Section 4: dropout on x = [2, 6, 4, 4, 5, 3, 4, 4] with p = 0.75, plain and corrected. */
+    static void dropout(PrintStream out) {
+        out.println("== 4. Dropout ==");
+        float p = 0.75f;
+        float[] x = {2, 6, 4, 4, 5, 3, 4, 4};
+        try (Tensor xt = Tensor.of(x, 1, 8);
+                Tensor w = Tensor.of(new float[] {1, 1, 1, 1, 1, 1, 1, 1}, 1, 8);
+                Tensor dropped = Tensor.zeros(1, 8);
+                Tensor y = Tensor.zeros(1, 1)) {
+            out.println("x = [2, 6, 4, 4, 5, 3, 4, 4], w = [1, 1, 1, 1, 1, 1, 1, 1], p = 0.75, y = w . x");
+            try (Tensor mask = DropoutOps.mask(new long[] {8}, p, WORKSHEET_MASK_SEED, 0)) {
+                out.printf("The worksheet drops the first six units. nnfuse's Philox stream for seed %d, offset 0,"
+                        + " draws exactly that mask: %s%n", WORKSHEET_MASK_SEED, vector(mask, 0));
+            }
+            DropoutOps.forward(dropped, xt, p, false, WORKSHEET_MASK_SEED, 0);
+            out.printf("(a) x_drop = %s, y_drop = %s%n", vector(dropped, 0), scalar(dot(y, dropped, w)));
+            DropoutOps.forward(dropped, xt, p, true, WORKSHEET_MASK_SEED, 0);
+            out.printf("(b) x_corr = %s (kept units times 1/(1-p) = 4), y_corr = %s%n", vector(dropped, 0),
+                    scalar(dot(y, dropped, w)));
+            out.printf("(c) y_orig = %s%n", scalar(dot(y, xt, w)));
+
+            int seeds = 20_000;
+            Mean plain = new Mean();
+            Mean corrected = new Mean();
+            for (long seed = 0; seed < seeds; seed++) {
+                DropoutOps.forward(dropped, xt, p, false, seed, 0);
+                plain.add(dot(y, dropped, w));
+                DropoutOps.forward(dropped, xt, p, true, seed, 0);
+                corrected.add(dot(y, dropped, w));
+            }
+            out.printf(Locale.ROOT, "(d) Over %,d Philox masks (seeds 0..%d): mean y_drop = %s, near (1-p) * y_orig"
+                    + " = 8; mean y_corr = %s, near y_orig = 32.%n", seeds, seeds - 1, plain, corrected);
+            out.println("    The correction keeps the expected output equal to the eval-time output (no dropout);"
+                    + " without it training sees outputs a quarter as large.");
+            out.println();
+        }
+    }
+
+    /** A running mean with its standard error, printed as {@code mean ± se}. */
+    private static final class Mean {
+        private long n;
+        private double sum;
+        private double sumSquares;
+
+        void add(double v) {
+            n++;
+            sum += v;
+            sumSquares += v * v;
+        }
+
+        @Override
+        public String toString() {
+            double mean = sum / n;
+            double variance = (sumSquares - n * mean * mean) / (n - 1);
+            return String.format(Locale.ROOT, "%.2f ± %.2f (standard error)", mean, Math.sqrt(variance / n));
+        }
+    }
+
+    /** y = w . x through the library's Linear (w as a [1, 8] weight), returned as a Java float. */
+    private static float dot(Tensor y, Tensor x, Tensor w) {
+        LinearOps.forward(y, x, w, null);
+        return y.get(0, 0);
+    }
+
+    private static String vector(Tensor t, int decimals) {
+        float[] v = t.toFloatArray();
+        StringBuilder sb = new StringBuilder("[");
+        for (int i = 0; i < v.length; i++) {
+            sb.append(i == 0 ? "" : ", ").append(String.format(Locale.ROOT, "%." + decimals + "f", v[i]));
+        }
+        return sb.append(']').toString();
+    }
+
+    private static String scalar(float v) {
+        return fmt(v);
     }
 }

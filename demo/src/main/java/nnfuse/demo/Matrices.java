@@ -1,5 +1,6 @@
 package nnfuse.demo;
 
+import java.io.PrintStream;
 import java.util.Locale;
 import nnfuse.Tensor;
 
@@ -28,6 +29,33 @@ final class Matrices {
             sb.append("]\n");
         }
         return sb.toString();
+    }
+
+    /**
+     * Points out the entries where the worksheet's printed answer differs from
+     * the exact result rounded to two decimals: the worksheet rounds the
+     * normalized value ({@code roundedQuantity}) to two decimals before scaling
+     * and shifting it, and the scale carries that rounding into the answer.
+     */
+    static void roundingNotes(PrintStream out, Tensor exact, float[][] worksheet, String roundedQuantity) {
+        int differing = 0;
+        for (int r = 0; r < worksheet.length; r++) {
+            for (int c = 0; c < worksheet[r].length; c++) {
+                double value = exact.get(r, c);
+                double rounded = Math.round(value * 100) / 100.0;
+                if (Math.abs(rounded - worksheet[r][c]) > 1e-6) {
+                    if (differing++ == 0) {
+                        out.println("Where the worksheet's hand calculation differs (it rounds " + roundedQuantity
+                                + " to two decimals before scaling):");
+                    }
+                    out.printf(Locale.ROOT, "  row %d, column %d: worksheet %.2f, exact %.4f%n", r + 1, c + 1,
+                            worksheet[r][c], value);
+                }
+            }
+        }
+        if (differing == 0) {
+            out.println("Every entry matches the worksheet to two decimals.");
+        }
     }
 
     private static String pad(String s, int width) {

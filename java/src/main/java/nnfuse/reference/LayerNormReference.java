@@ -20,6 +20,15 @@ public final class LayerNormReference {
      */
     public static Forward forward(float[] x, float[] gamma, float[] beta, int rows, int cols, double eps) {
         ReferenceChecks.requireLength("x", x, (long) rows * cols);
+        return forward(ReferenceChecks.widen(x), gamma, beta, rows, cols, eps);
+    }
+
+    /**
+     * The same on a double input, for references that compose LayerNorm after another op without rounding
+     * its output to float in between.
+     */
+    public static Forward forward(double[] x, float[] gamma, float[] beta, int rows, int cols, double eps) {
+        ReferenceChecks.requireLength("x", x, (long) rows * cols);
         if (gamma != null) {
             ReferenceChecks.requireLength("gamma", gamma, cols);
         }

@@ -9,6 +9,11 @@ final class ReferenceChecks {
         requireLength(name, a.length, expected);
     }
 
+    static void requireLength(String name, double[] a, long expected) {
+        requireNonNull(name, a);
+        requireLength(name, a.length, expected);
+    }
+
     static void requireLength(String name, long[] a, long expected) {
         requireNonNull(name, a);
         requireLength(name, a.length, expected);
@@ -24,5 +29,14 @@ final class ReferenceChecks {
         if (length != expected) {
             throw new IllegalArgumentException(name + " has " + length + " elements, expected " + expected);
         }
+    }
+
+    /** The array widened to double, exactly. */
+    static double[] widen(float[] a) {
+        double[] d = new double[a.length];
+        for (int i = 0; i < a.length; i++) {
+            d[i] = a[i];
+        }
+        return d;
     }
 }

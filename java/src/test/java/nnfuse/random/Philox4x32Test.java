@@ -2,17 +2,11 @@ package nnfuse.random;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.InputStreamReader;
-import java.nio.charset.StandardCharsets;
-import java.util.ArrayList;
 import java.util.HexFormat;
-import java.util.List;
+import nnfuse.testing.PhiloxFixture;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -94,17 +88,12 @@ class Philox4x32Test {
         }
     }
 
-    /**
-     * draws_seed42.txt comes from make_fixture.py beside it: a numpy Philox
-     * written independently of this class, driven by a port of cuRAND's
-     * curand_init / skipahead / curand state machine. Each block starts with
-     * "# seed=S offset=O count=N" and lists N draws in decimal.
-     */
+    /** draws_seed42.txt: an independent numpy Philox driven by cuRAND's state machine ({@link PhiloxFixture}). */
     @Test
     void drawMatchesIndependentCurandStateMachineFixture() throws IOException {
         int blocks = 0;
         int draws = 0;
-        for (FixtureBlock block : readFixture("/philox/draws_seed42.txt")) {
+        for (PhiloxFixture.Block block : PhiloxFixture.read()) {
             blocks++;
             for (int i = 0; i < block.values().size(); i++) {
                 long index = block.offset() + i;
@@ -154,46 +143,6 @@ class Philox4x32Test {
         }
         assertArrayEquals(expected, actual, () -> "seed " + Long.toHexString(seed) + " from index "
                 + Long.toUnsignedString(firstIndex) + " gave " + hex(actual));
-    }
-
-    private record FixtureBlock(long seed, long offset, int count, List<Long> values) {}
-
-    private static List<FixtureBlock> readFixture(String resource) throws IOException {
-        List<FixtureBlock> blocks = new ArrayList<>();
-        try (InputStream in = Philox4x32Test.class.getResourceAsStream(resource)) {
-            assertNotNull(in, resource + " not on the test classpath");
-            BufferedReader reader = new BufferedReader(new InputStreamReader(in, StandardCharsets.US_ASCII));
-            List<Long> values = null;
-            for (String line = reader.readLine(); line != null; line = reader.readLine()) {
-                line = line.strip();
-                if (line.isEmpty()) {
-                    continue;
-                }
-                if (line.startsWith("#")) {
-                    values = new ArrayList<>();
-                    long seed = 0;
-                    long offset = 0;
-                    int count = -1;
-                    for (String field : line.substring(1).strip().split("\\s+")) {
-                        String[] kv = field.split("=", 2);
-                        switch (kv[0]) {
-                            case "seed" -> seed = Long.parseUnsignedLong(kv[1]);
-                            case "offset" -> offset = Long.parseUnsignedLong(kv[1]);
-                            case "count" -> count = Integer.parseInt(kv[1]);
-                            default -> throw new IOException("unknown field in " + line);
-                        }
-                    }
-                    blocks.add(new FixtureBlock(seed, offset, count, values));
-                } else {
-                    assertNotNull(values, "draw before the first '#' header in " + resource);
-                    values.add(Long.parseLong(line));
-                }
-            }
-        }
-        for (FixtureBlock block : blocks) {
-            assertEquals(block.count(), block.values().size(), "block seed=" + block.seed() + " in " + resource);
-        }
-        return blocks;
     }
 
     private static String hex(int... words) {

@@ -1005,5 +1005,475 @@ public class nnfuse_h extends nnfuse_h$shared {
            throw new AssertionError("should not reach here", ex$);
         }
     }
+
+    private static class nf_dropout_fwd_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            nnfuse_h.C_INT,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_FLOAT,
+            nnfuse_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("nf_dropout_fwd_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t nf_dropout_fwd_f32(float *y, const float *x, int64_t n, uint64_t seed, uint64_t offset, float p, int32_t inverted)
+     * }
+     */
+    public static FunctionDescriptor nf_dropout_fwd_f32$descriptor() {
+        return nf_dropout_fwd_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t nf_dropout_fwd_f32(float *y, const float *x, int64_t n, uint64_t seed, uint64_t offset, float p, int32_t inverted)
+     * }
+     */
+    public static MethodHandle nf_dropout_fwd_f32$handle() {
+        return nf_dropout_fwd_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t nf_dropout_fwd_f32(float *y, const float *x, int64_t n, uint64_t seed, uint64_t offset, float p, int32_t inverted)
+     * }
+     */
+    public static MemorySegment nf_dropout_fwd_f32$address() {
+        return nf_dropout_fwd_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t nf_dropout_fwd_f32(float *y, const float *x, int64_t n, uint64_t seed, uint64_t offset, float p, int32_t inverted)
+     * }
+     */
+    public static int nf_dropout_fwd_f32(MemorySegment y, MemorySegment x, long n, long seed, long offset, float p, int inverted) {
+        var mh$ = nf_dropout_fwd_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("nf_dropout_fwd_f32", y, x, n, seed, offset, p, inverted);
+            }
+            return (int)mh$.invokeExact(y, x, n, seed, offset, p, inverted);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class nf_dropout_mask_fwd_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            nnfuse_h.C_INT,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_FLOAT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("nf_dropout_mask_fwd_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t nf_dropout_mask_fwd_f32(float *mask, int64_t n, uint64_t seed, uint64_t offset, float p)
+     * }
+     */
+    public static FunctionDescriptor nf_dropout_mask_fwd_f32$descriptor() {
+        return nf_dropout_mask_fwd_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t nf_dropout_mask_fwd_f32(float *mask, int64_t n, uint64_t seed, uint64_t offset, float p)
+     * }
+     */
+    public static MethodHandle nf_dropout_mask_fwd_f32$handle() {
+        return nf_dropout_mask_fwd_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t nf_dropout_mask_fwd_f32(float *mask, int64_t n, uint64_t seed, uint64_t offset, float p)
+     * }
+     */
+    public static MemorySegment nf_dropout_mask_fwd_f32$address() {
+        return nf_dropout_mask_fwd_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t nf_dropout_mask_fwd_f32(float *mask, int64_t n, uint64_t seed, uint64_t offset, float p)
+     * }
+     */
+    public static int nf_dropout_mask_fwd_f32(MemorySegment mask, long n, long seed, long offset, float p) {
+        var mh$ = nf_dropout_mask_fwd_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("nf_dropout_mask_fwd_f32", mask, n, seed, offset, p);
+            }
+            return (int)mh$.invokeExact(mask, n, seed, offset, p);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class nf_linear_fwd_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            nnfuse_h.C_INT,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("nf_linear_fwd_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t nf_linear_fwd_f32(float *y, const float *x, const float *weight, const float *bias, int64_t rows, int64_t in_features, int64_t out_features)
+     * }
+     */
+    public static FunctionDescriptor nf_linear_fwd_f32$descriptor() {
+        return nf_linear_fwd_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t nf_linear_fwd_f32(float *y, const float *x, const float *weight, const float *bias, int64_t rows, int64_t in_features, int64_t out_features)
+     * }
+     */
+    public static MethodHandle nf_linear_fwd_f32$handle() {
+        return nf_linear_fwd_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t nf_linear_fwd_f32(float *y, const float *x, const float *weight, const float *bias, int64_t rows, int64_t in_features, int64_t out_features)
+     * }
+     */
+    public static MemorySegment nf_linear_fwd_f32$address() {
+        return nf_linear_fwd_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t nf_linear_fwd_f32(float *y, const float *x, const float *weight, const float *bias, int64_t rows, int64_t in_features, int64_t out_features)
+     * }
+     */
+    public static int nf_linear_fwd_f32(MemorySegment y, MemorySegment x, MemorySegment weight, MemorySegment bias, long rows, long in_features, long out_features) {
+        var mh$ = nf_linear_fwd_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("nf_linear_fwd_f32", y, x, weight, bias, rows, in_features, out_features);
+            }
+            return (int)mh$.invokeExact(y, x, weight, bias, rows, in_features, out_features);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class nf_linear_ln_relu_fwd_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            nnfuse_h.C_INT,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_FLOAT,
+            nnfuse_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("nf_linear_ln_relu_fwd_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t nf_linear_ln_relu_fwd_f32(float *y, float *h, float *mean, float *rstd, const float *x, const float *weight, const float *bias, const float *gamma, const float *beta, int64_t rows, int64_t in_features, int64_t out_features, float eps, int32_t relu)
+     * }
+     */
+    public static FunctionDescriptor nf_linear_ln_relu_fwd_f32$descriptor() {
+        return nf_linear_ln_relu_fwd_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t nf_linear_ln_relu_fwd_f32(float *y, float *h, float *mean, float *rstd, const float *x, const float *weight, const float *bias, const float *gamma, const float *beta, int64_t rows, int64_t in_features, int64_t out_features, float eps, int32_t relu)
+     * }
+     */
+    public static MethodHandle nf_linear_ln_relu_fwd_f32$handle() {
+        return nf_linear_ln_relu_fwd_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t nf_linear_ln_relu_fwd_f32(float *y, float *h, float *mean, float *rstd, const float *x, const float *weight, const float *bias, const float *gamma, const float *beta, int64_t rows, int64_t in_features, int64_t out_features, float eps, int32_t relu)
+     * }
+     */
+    public static MemorySegment nf_linear_ln_relu_fwd_f32$address() {
+        return nf_linear_ln_relu_fwd_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t nf_linear_ln_relu_fwd_f32(float *y, float *h, float *mean, float *rstd, const float *x, const float *weight, const float *bias, const float *gamma, const float *beta, int64_t rows, int64_t in_features, int64_t out_features, float eps, int32_t relu)
+     * }
+     */
+    public static int nf_linear_ln_relu_fwd_f32(MemorySegment y, MemorySegment h, MemorySegment mean, MemorySegment rstd, MemorySegment x, MemorySegment weight, MemorySegment bias, MemorySegment gamma, MemorySegment beta, long rows, long in_features, long out_features, float eps, int relu) {
+        var mh$ = nf_linear_ln_relu_fwd_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("nf_linear_ln_relu_fwd_f32", y, h, mean, rstd, x, weight, bias, gamma, beta, rows, in_features, out_features, eps, relu);
+            }
+            return (int)mh$.invokeExact(y, h, mean, rstd, x, weight, bias, gamma, beta, rows, in_features, out_features, eps, relu);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class nf_relu_fwd_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            nnfuse_h.C_INT,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_LONG
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("nf_relu_fwd_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t nf_relu_fwd_f32(float *y, const float *x, int64_t n)
+     * }
+     */
+    public static FunctionDescriptor nf_relu_fwd_f32$descriptor() {
+        return nf_relu_fwd_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t nf_relu_fwd_f32(float *y, const float *x, int64_t n)
+     * }
+     */
+    public static MethodHandle nf_relu_fwd_f32$handle() {
+        return nf_relu_fwd_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t nf_relu_fwd_f32(float *y, const float *x, int64_t n)
+     * }
+     */
+    public static MemorySegment nf_relu_fwd_f32$address() {
+        return nf_relu_fwd_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t nf_relu_fwd_f32(float *y, const float *x, int64_t n)
+     * }
+     */
+    public static int nf_relu_fwd_f32(MemorySegment y, MemorySegment x, long n) {
+        var mh$ = nf_relu_fwd_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("nf_relu_fwd_f32", y, x, n);
+            }
+            return (int)mh$.invokeExact(y, x, n);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class nf_batchnorm_fwd_train_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            nnfuse_h.C_INT,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_FLOAT,
+            nnfuse_h.C_FLOAT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("nf_batchnorm_fwd_train_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t nf_batchnorm_fwd_train_f32(float *y, float *save_mean, float *save_rstd, float *running_mean, float *running_var, const float *x, const float *gamma, const float *beta, int64_t n, int64_t c, float eps, float momentum)
+     * }
+     */
+    public static FunctionDescriptor nf_batchnorm_fwd_train_f32$descriptor() {
+        return nf_batchnorm_fwd_train_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t nf_batchnorm_fwd_train_f32(float *y, float *save_mean, float *save_rstd, float *running_mean, float *running_var, const float *x, const float *gamma, const float *beta, int64_t n, int64_t c, float eps, float momentum)
+     * }
+     */
+    public static MethodHandle nf_batchnorm_fwd_train_f32$handle() {
+        return nf_batchnorm_fwd_train_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t nf_batchnorm_fwd_train_f32(float *y, float *save_mean, float *save_rstd, float *running_mean, float *running_var, const float *x, const float *gamma, const float *beta, int64_t n, int64_t c, float eps, float momentum)
+     * }
+     */
+    public static MemorySegment nf_batchnorm_fwd_train_f32$address() {
+        return nf_batchnorm_fwd_train_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t nf_batchnorm_fwd_train_f32(float *y, float *save_mean, float *save_rstd, float *running_mean, float *running_var, const float *x, const float *gamma, const float *beta, int64_t n, int64_t c, float eps, float momentum)
+     * }
+     */
+    public static int nf_batchnorm_fwd_train_f32(MemorySegment y, MemorySegment save_mean, MemorySegment save_rstd, MemorySegment running_mean, MemorySegment running_var, MemorySegment x, MemorySegment gamma, MemorySegment beta, long n, long c, float eps, float momentum) {
+        var mh$ = nf_batchnorm_fwd_train_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("nf_batchnorm_fwd_train_f32", y, save_mean, save_rstd, running_mean, running_var, x, gamma, beta, n, c, eps, momentum);
+            }
+            return (int)mh$.invokeExact(y, save_mean, save_rstd, running_mean, running_var, x, gamma, beta, n, c, eps, momentum);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class nf_batchnorm_fwd_eval_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            nnfuse_h.C_INT,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_FLOAT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("nf_batchnorm_fwd_eval_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t nf_batchnorm_fwd_eval_f32(float *y, const float *x, const float *running_mean, const float *running_var, const float *gamma, const float *beta, int64_t n, int64_t c, float eps)
+     * }
+     */
+    public static FunctionDescriptor nf_batchnorm_fwd_eval_f32$descriptor() {
+        return nf_batchnorm_fwd_eval_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t nf_batchnorm_fwd_eval_f32(float *y, const float *x, const float *running_mean, const float *running_var, const float *gamma, const float *beta, int64_t n, int64_t c, float eps)
+     * }
+     */
+    public static MethodHandle nf_batchnorm_fwd_eval_f32$handle() {
+        return nf_batchnorm_fwd_eval_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t nf_batchnorm_fwd_eval_f32(float *y, const float *x, const float *running_mean, const float *running_var, const float *gamma, const float *beta, int64_t n, int64_t c, float eps)
+     * }
+     */
+    public static MemorySegment nf_batchnorm_fwd_eval_f32$address() {
+        return nf_batchnorm_fwd_eval_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t nf_batchnorm_fwd_eval_f32(float *y, const float *x, const float *running_mean, const float *running_var, const float *gamma, const float *beta, int64_t n, int64_t c, float eps)
+     * }
+     */
+    public static int nf_batchnorm_fwd_eval_f32(MemorySegment y, MemorySegment x, MemorySegment running_mean, MemorySegment running_var, MemorySegment gamma, MemorySegment beta, long n, long c, float eps) {
+        var mh$ = nf_batchnorm_fwd_eval_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("nf_batchnorm_fwd_eval_f32", y, x, running_mean, running_var, gamma, beta, n, c, eps);
+            }
+            return (int)mh$.invokeExact(y, x, running_mean, running_var, gamma, beta, n, c, eps);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
 }
 

@@ -1,0 +1,146 @@
+package nnfuse;
+
+import java.util.Arrays;
+import java.util.List;
+import nnfuse.internal.NativeLibrary;
+import nnfuse.internal.Status;
+import nnfuse.internal.bindings.nnfuse_h;
+
+/**
+ * Batch normalization of {@code x[N, C]} over the batch dimension, as PyTorch's
+ * {@code torch.nn.functional.batch_norm(x, running_mean, running_var, weight, bias, training, momentum, eps)}
+ * (what {@code nn.BatchNorm1d} calls on a 2-D input): each column (channel) is
+ * normalized, {@code y = (x - mean) / sqrt(var + eps) * gamma + beta}.
+ *
+ * <p>Training uses the batch's mean and biased variance and moves the running
+ * statistics toward them: {@code running = momentum * batch + (1 - momentum) * running},
+ * with the unbiased variance {@code var * N / (N - 1)}. PyTorch's
+ * {@code momentum=None} (a cumulative average) is {@code momentum = 1 / numBatchesTracked}.
+ * Eval uses the running statistics instead.
+ *
+ * <p>Stateless and thread-safe; a training call writes its running statistics
+ * in place, so concurrent calls must not share them. The usual rules of
+ * {@link Tensor} apply to the tensors passed in. Results do not depend on the
+ * thread count.
+ */
+public final class BatchNormOps {
+    /** PyTorch's default epsilon for {@code nn.BatchNorm1d}. */
+    public static final float DEFAULT_EPS = 1e-5f;
+    /** PyTorch's default momentum for {@code nn.BatchNorm1d}. */
+    public static final float DEFAULT_MOMENTUM = 0.1f;
+
+    private static final String OP = "batchNorm";
+
+    private BatchNormOps() {}
+
+    /**
+     * Normalizes {@code x} with its batch statistics into a new tensor, updating
+     * the running statistics if given.
+     *
+     * @param x           input {@code [N, C]} with {@code N >= 2}
+     * @param runningMean running mean {@code [C]}, updated in place, or null (with runningVar) for none
+     * @param runningVar  running variance {@code [C]}, updated in place, or null (with runningMean) for none
+     * @param gamma       scale {@code [C]}, or null for none
+     * @param beta        shift {@code [C]}, or null for none
+     * @param eps         added to the variance; finite and >= 0
+     * @param momentum    weight of the batch statistics in the running update; in [0, 1]
+     */
+    public static Tensor forwardTraining(Tensor x, Tensor runningMean, Tensor runningVar, Tensor gamma, Tensor beta,
+            float eps, float momentum) {
+        Checks.tensor(OP, "x", x);
+        return Outputs.fill(Tensor.zeros(x.shape()),
+                y -> forwardTraining(y, null, null, runningMean, runningVar, x, gamma, beta, eps, momentum));
+    }
+
+    /**
+     * Normalizes {@code x} with its batch statistics into {@code y}, stores each
+     * column's mean and {@code rstd = 1 / sqrt(var + eps)} for the backward pass,
+     * and updates the running statistics if given. As in PyTorch, rstd is 0 for a
+     * column of zero variance when eps is 0, so that the column's output is beta.
+     * {@code y} may be {@code x} itself (in place); the per-channel outputs must be
+     * distinct tensors, none of them also gamma or beta.
+     *
+     * @param y        output, same shape as {@code x}
+     * @param saveMean per-column batch means {@code [C]}, or null
+     * @param saveRstd per-column reciprocal standard deviations {@code [C]}, or null
+     * @see #forwardTraining(Tensor, Tensor, Tensor, Tensor, Tensor, float, float)
+     */
+    public static void forwardTraining(Tensor y, Tensor saveMean, Tensor saveRstd, Tensor runningMean,
+            Tensor runningVar, Tensor x, Tensor gamma, Tensor beta, float eps, float momentum) {
+        long[] nc = checkCommon(y, x, gamma, beta, eps);
+        Checks.optional(OP, "saveMean", saveMean);
+        Checks.optional(OP, "saveRstd", saveRstd);
+        Checks.optional(OP, "runningMean", runningMean);
+        Checks.optional(OP, "runningVar", runningVar);
+        perChannel("saveMean", saveMean, x);
+        perChannel("saveRstd", saveRstd, x);
+        perChannel("runningMean", runningMean, x);
+        perChannel("runningVar", runningVar, x);
+        Checks.bothOrNeither(OP, "runningMean", runningMean, "runningVar", runningVar);
+        // y comes after the per-channel outputs so that y == x (in place) stays allowed.
+        Checks.distinct(OP, 4, List.of("saveMean", "saveRstd", "runningMean", "runningVar", "y", "x", "gamma", "beta"),
+                saveMean, saveRstd, runningMean, runningVar, y, x, gamma, beta);
+        Checks.inRange(OP, "momentum", momentum, 0f, 1f);
+        if (nc[0] < 2) {
+            // PyTorch's message (torch.nn.functional._verify_batch_size): one sample has no variance.
+            throw new IllegalArgumentException(OP + ": Expected more than 1 value per channel when training, "
+                    + "got input size " + Arrays.toString(x.shape()));
+        }
+        NativeLibrary.ensureLoaded();
+        Status.check(nnfuse_h.nf_batchnorm_fwd_train_f32(y.segment(), Tensor.segmentOrNull(saveMean),
+                Tensor.segmentOrNull(saveRstd), Tensor.segmentOrNull(runningMean), Tensor.segmentOrNull(runningVar),
+                x.segment(), Tensor.segmentOrNull(gamma), Tensor.segmentOrNull(beta), nc[0], nc[1], eps, momentum));
+    }
+
+    /**
+     * Normalizes {@code x} with the running statistics into a new tensor.
+     *
+     * @param x           input {@code [N, C]}
+     * @param runningMean running mean {@code [C]}
+     * @param runningVar  running variance {@code [C]}; not checked, NaN propagates as in PyTorch
+     * @param gamma       scale {@code [C]}, or null for none
+     * @param beta        shift {@code [C]}, or null for none
+     * @param eps         added to the variance; finite and >= 0
+     */
+    public static Tensor forwardEval(Tensor x, Tensor runningMean, Tensor runningVar, Tensor gamma, Tensor beta,
+            float eps) {
+        Checks.tensor(OP, "x", x);
+        return Outputs.fill(Tensor.zeros(x.shape()), y -> forwardEval(y, x, runningMean, runningVar, gamma, beta, eps));
+    }
+
+    /**
+     * Normalizes {@code x} with the running statistics into {@code y}, which has
+     * the shape of {@code x} and may be {@code x} itself (in place).
+     *
+     * @see #forwardEval(Tensor, Tensor, Tensor, Tensor, Tensor, float)
+     */
+    public static void forwardEval(Tensor y, Tensor x, Tensor runningMean, Tensor runningVar, Tensor gamma,
+            Tensor beta, float eps) {
+        long[] nc = checkCommon(y, x, gamma, beta, eps);
+        Checks.tensor(OP, "runningMean", runningMean);
+        Checks.tensor(OP, "runningVar", runningVar);
+        perChannel("runningMean", runningMean, x);
+        perChannel("runningVar", runningVar, x);
+        NativeLibrary.ensureLoaded();
+        Status.check(nnfuse_h.nf_batchnorm_fwd_eval_f32(y.segment(), x.segment(), runningMean.segment(),
+                runningVar.segment(), Tensor.segmentOrNull(gamma), Tensor.segmentOrNull(beta), nc[0], nc[1], eps));
+    }
+
+    /** Checks what both modes share and returns {@code {N, C}}. */
+    private static long[] checkCommon(Tensor y, Tensor x, Tensor gamma, Tensor beta, float eps) {
+        Checks.tensor(OP, "x", x);
+        Checks.rank(OP, "x", x, 2, "[N, C]");
+        Checks.tensor(OP, "y", y);
+        Checks.optional(OP, "gamma", gamma);
+        Checks.optional(OP, "beta", beta);
+        Checks.shape(OP, "y", y, x.shape(), "the shape of x");
+        perChannel("gamma", gamma, x);
+        perChannel("beta", beta, x);
+        Checks.nonNegative(OP, "eps", eps);
+        return x.shape();
+    }
+
+    private static void perChannel(String name, Tensor t, Tensor x) {
+        Checks.shape(OP, name, t, new long[] {x.size(1)}, "one per channel, the columns of x " + x.describe());
+    }
+}

@@ -1,0 +1,118 @@
+package nnfuse;
+
+import nnfuse.internal.NativeLibrary;
+import nnfuse.internal.Status;
+import nnfuse.internal.bindings.nnfuse_h;
+
+/**
+ * Dropout in training mode (Srivastava et al., JMLR 2014): each element is
+ * dropped (set to 0) with probability {@code p}. Inverted dropout, PyTorch's
+ * {@code torch.nn.functional.dropout(x, p, training=True)}, scales the kept
+ * elements by {@code 1 / (1 - p)} so that the expected output equals the
+ * input; plain dropout keeps them unchanged. Evaluation mode is the identity
+ * and is the caller's business.
+ *
+ * <p>The mask is a pure function of {@code (seed, offset)} and the element
+ * index, never of the thread count. Element {@code i} takes draw
+ * {@code offset + i} of the Philox4x32-10 stream that cuRAND's
+ * {@code curand_init(seed, 0, 0, &state)} starts
+ * ({@link nnfuse.random.Philox4x32#draw}), converts it as
+ * {@code curand_uniform} does ({@link nnfuse.random.Philox4x32#uniform}) and
+ * is kept when that float is {@code < 1 - p}, as PyTorch's CUDA dropout
+ * compares; masks can thus be reproduced outside nnfuse. A caller that
+ * advances {@code offset} by {@code x.numel()} after each call continues one
+ * stream. {@code seed} and {@code offset} are unsigned 64-bit values carried
+ * in {@code long}s (as cuRAND's {@code unsigned long long}): {@code -1L} means
+ * 2^64 - 1.
+ *
+ * <p>Dropped elements are {@code +0.0} whatever the input holds, so
+ * {@code p = 1} gives zeros, never NaN (PyTorch multiplies by the mask, which
+ * keeps a dropped NaN). {@code p = 0} returns an exact copy, as PyTorch returns
+ * the input unchanged.
+ *
+ * <p>Stateless and thread-safe; the usual rules of {@link Tensor} apply to the
+ * tensors passed in.
+ */
+public final class DropoutOps {
+    /** PyTorch's default drop probability for {@code nn.Dropout}. */
+    public static final float DEFAULT_P = 0.5f;
+
+    private DropoutOps() {}
+
+    /**
+     * Drops elements of {@code x} into a new tensor of the same shape.
+     *
+     * @param x        input, any shape
+     * @param p        drop probability in [0, 1]
+     * @param inverted true to scale kept elements by {@code 1 / (1 - p)} (PyTorch's dropout), false to keep them as is
+     * @param seed     the stream's seed, unsigned 64-bit
+     * @param offset   the stream index of element 0, unsigned 64-bit; {@code offset + x.numel()} at most 2^64
+     */
+    public static Tensor forward(Tensor x, float p, boolean inverted, long seed, long offset) {
+        Checks.tensor("dropout", "x", x);
+        Tensor y = Tensor.zeros(x.shape());
+        try {
+            forward(y, x, p, inverted, seed, offset);
+        } catch (RuntimeException e) {
+            y.close();
+            throw e;
+        }
+        return y;
+    }
+
+    /**
+     * Drops elements of {@code x} into {@code y}, which may be {@code x} itself
+     * (in place, PyTorch's {@code inplace=True}).
+     *
+     * @param y output, same shape as {@code x}
+     * @see #forward(Tensor, float, boolean, long, long)
+     */
+    public static void forward(Tensor y, Tensor x, float p, boolean inverted, long seed, long offset) {
+        final String op = "dropout";
+        Checks.tensor(op, "x", x);
+        Checks.tensor(op, "y", y);
+        Checks.shape(op, "y", y, x.shape(), "the shape of x");
+        Checks.dropoutProbability(op, "p", p);
+        Checks.streamRange(op, offset, x.numel(), x);
+        NativeLibrary.ensureLoaded();
+        Status.check(nnfuse_h.nf_dropout_fwd_f32(y.segment(), x.segment(), x.numel(), seed, offset, p,
+                inverted ? 1 : 0));
+    }
+
+    /**
+     * The keep mask {@link #forward} applies for the same arguments, as a new
+     * tensor: 1 where an element is kept, 0 where it is dropped.
+     *
+     * @param shape the shape of the tensor the mask is for
+     * @see #mask(Tensor, float, long, long)
+     */
+    public static Tensor mask(long[] shape, float p, long seed, long offset) {
+        Tensor mask = Tensor.zeros(shape);
+        try {
+            mask(mask, p, seed, offset);
+        } catch (RuntimeException e) {
+            mask.close();
+            throw e;
+        }
+        return mask;
+    }
+
+    /**
+     * Writes the keep mask {@link #forward} applies into {@code mask}: element
+     * {@code i} is 1 where element {@code i} of an input of the same shape is
+     * kept, 0 where it is dropped.
+     *
+     * @param mask   output, any shape
+     * @param p      drop probability in [0, 1]
+     * @param seed   the stream's seed, unsigned 64-bit
+     * @param offset the stream index of element 0, unsigned 64-bit; {@code offset + mask.numel()} at most 2^64
+     */
+    public static void mask(Tensor mask, float p, long seed, long offset) {
+        final String op = "dropoutMask";
+        Checks.tensor(op, "mask", mask);
+        Checks.dropoutProbability(op, "p", p);
+        Checks.streamRange(op, offset, mask.numel(), mask);
+        NativeLibrary.ensureLoaded();
+        Status.check(nnfuse_h.nf_dropout_mask_fwd_f32(mask.segment(), mask.numel(), seed, offset, p));
+    }
+}

@@ -1,0 +1,111 @@
+package nnfuse;
+
+import java.util.List;
+import nnfuse.internal.NativeLibrary;
+import nnfuse.internal.Status;
+import nnfuse.internal.bindings.nnfuse_h;
+
+/**
+ * The hidden block of an MLP in one call: Linear, then LayerNorm over the {@code out_features}, then
+ * (optionally) ReLU, as PyTorch's
+ * {@code torch.relu(F.layer_norm(F.linear(x, weight, bias), (out_features,), gamma, beta, eps))}, i.e.
+ * {@code nn.Sequential(nn.Linear(in, out), nn.LayerNorm(out), nn.ReLU())}. The last block of a model, which
+ * feeds the logits without a ReLU, passes {@code relu = false}.
+ *
+ * <p>Each block of rows is normalized right after its product is computed, while it is still in cache.
+ * The product is exactly {@link LinearOps}'s and the normalization exactly {@link LayerNormOps}'s (the same
+ * native routines), so the result is bit-identical to the unfused chain and to any thread count.
+ *
+ * <p>For training, the op keeps only what the backward pass needs: the product {@code h = x weight^T + bias}
+ * before normalization and the per-row {@code mean} and {@code rstd}; {@code xhat = (h - mean) * rstd}
+ * recomputes the normalized and rectified activations, so they are never stored (see {@link #savedBytes}).
+ *
+ * <p>Stateless and thread-safe; the usual rules of {@link Tensor} apply to the tensors passed in.
+ */
+public final class LinearLnReluOps {
+    private static final String OP = "linearLnRelu";
+
+    private LinearLnReluOps() {}
+
+    /**
+     * Computes {@code relu(layerNorm(x weight^T + bias))} into a new tensor, for inference.
+     *
+     * @param x      input, any rank >= 1, last dimension {@code in_features}
+     * @param weight shape {@code [out_features, in_features]}
+     * @param bias   shape {@code [out_features]}, or null for none
+     * @param gamma  LayerNorm scale, shape {@code [out_features]}, or null for none
+     * @param beta   LayerNorm shift, shape {@code [out_features]}, or null for none
+     * @param eps    added to the variance; finite and >= 0 ({@link LayerNormOps#DEFAULT_EPS} is PyTorch's)
+     * @param relu   whether to apply the ReLU (false for a last block)
+     * @return a tensor of shape {@code x.shape[:-1] + [out_features]}
+     */
+    public static Tensor forward(Tensor x, Tensor weight, Tensor bias, Tensor gamma, Tensor beta, float eps,
+            boolean relu) {
+        return Outputs.fill(Tensor.zeros(LinearOps.Shape.of(OP, x, weight, bias).output()),
+                y -> forward(y, null, null, null, x, weight, bias, gamma, beta, eps, relu));
+    }
+
+    /**
+     * Computes {@code relu(layerNorm(x weight^T + bias))} into {@code y} and keeps what the backward pass
+     * needs. Every output must be a tensor of its own (not another argument).
+     *
+     * @param y    output, shape {@code x.shape[:-1] + [out_features]}
+     * @param h    receives {@code x weight^T + bias} before normalization, same shape as {@code y}; or null
+     * @param mean receives each row's mean of {@code h}, shape {@code [rows]}; or null
+     * @param rstd receives each row's {@code 1 / sqrt(var + eps)} of {@code h}, shape {@code [rows]}; or null
+     */
+    public static void forward(Tensor y, Tensor h, Tensor mean, Tensor rstd, Tensor x, Tensor weight, Tensor bias,
+            Tensor gamma, Tensor beta, float eps, boolean relu) {
+        LinearOps.Shape s = LinearOps.Shape.of(OP, x, weight, bias);
+        Checks.tensor(OP, "y", y);
+        Checks.optional(OP, "h", h);
+        Checks.optional(OP, "mean", mean);
+        Checks.optional(OP, "rstd", rstd);
+        Checks.optional(OP, "gamma", gamma);
+        Checks.optional(OP, "beta", beta);
+        long[] output = s.output();
+        long[] features = {s.out()};
+        long[] perRow = {s.rows()};
+        String outFeatures = "out_features = the first dimension of weight " + weight.describe();
+        String rows = "one per row of x " + x.describe();
+        Checks.shape(OP, "y", y, output, "x.shape[:-1] + [out_features]");
+        Checks.shape(OP, "h", h, output, "the shape of y");
+        Checks.shape(OP, "mean", mean, perRow, rows);
+        Checks.shape(OP, "rstd", rstd, perRow, rows);
+        Checks.shape(OP, "gamma", gamma, features, outFeatures);
+        Checks.shape(OP, "beta", beta, features, outFeatures);
+        Checks.nonNegative(OP, "eps", eps);
+        Checks.distinct(OP, 4, List.of("y", "h", "mean", "rstd", "x", "weight", "bias", "gamma", "beta"),
+                y, h, mean, rstd, x, weight, bias, gamma, beta);
+        NativeLibrary.ensureLoaded();
+        Status.check(nnfuse_h.nf_linear_ln_relu_fwd_f32(y.segment(), Tensor.segmentOrNull(h),
+                Tensor.segmentOrNull(mean), Tensor.segmentOrNull(rstd), x.segment(), weight.segment(),
+                Tensor.segmentOrNull(bias), Tensor.segmentOrNull(gamma), Tensor.segmentOrNull(beta), s.rows(),
+                s.in(), s.out(), eps, relu ? 1 : 0));
+    }
+
+    /**
+     * The bytes this op keeps for the backward pass of {@code rows} rows: {@code h} ({@code rows *
+     * outFeatures} floats) plus {@code mean} and {@code rstd} ({@code rows} floats each), 4 bytes a float.
+     * The unfused Linear, LayerNorm and ReLU keep their three {@code [rows, outFeatures]} outputs (the count
+     * of the worksheet, Discussion 04, 1(c)); the fused block keeps one, since {@code xhat = (h - mean) *
+     * rstd} recomputes the others.
+     *
+     * @param rows        rows of x (the product of its leading dimensions); >= 1
+     * @param outFeatures features of the output; >= 1
+     * @throws IllegalArgumentException for a size below 1, or a byte count beyond {@code long}
+     */
+    public static long savedBytes(long rows, long outFeatures) {
+        if (rows < 1 || outFeatures < 1) {
+            throw new IllegalArgumentException(OP + ": rows and outFeatures must be >= 1, got rows " + rows
+                    + ", outFeatures " + outFeatures);
+        }
+        try {
+            long floats = Math.addExact(Math.multiplyExact(rows, outFeatures), Math.multiplyExact(2, rows));
+            return Math.multiplyExact(floats, (long) Float.BYTES);
+        } catch (ArithmeticException e) {
+            throw new IllegalArgumentException(OP + ": " + rows + " rows of " + outFeatures
+                    + " features need more bytes than a long holds", e);
+        }
+    }
+}

@@ -1,0 +1,71 @@
+package nnfuse.reference;
+
+import nnfuse.random.Philox4x32;
+
+/**
+ * Dropout in plain Java on the pure-Java Philox4x32-10 generator: the oracle
+ * the native kernels are tested against. Written for clarity, not speed.
+ *
+ * <p>Every step is a single float operation (the threshold {@code 1 - p}, the
+ * factor {@code 1 / (1 - p)}, one product), so float arithmetic here is exact
+ * to the specification and the native kernels must match it bit for bit; no
+ * wider accumulation is involved. {@code seed} and {@code offset} are unsigned
+ * 64-bit values in {@code long}s. Stateless and thread-safe.
+ */
+public final class DropoutReference {
+    private DropoutReference() {}
+
+    /**
+     * Whether stream element {@code index} survives dropout with probability
+     * {@code p}: its draw as a {@code curand_uniform} float is below
+     * {@code 1 - p} (PyTorch's CUDA comparison), and everything survives
+     * {@code p = 0} (PyTorch returns the input then, although a uniform can be
+     * exactly 1).
+     */
+    public static boolean kept(float p, long seed, long index) {
+        if (p == 0) {
+            return true;
+        }
+        float u = Philox4x32.uniform(Philox4x32.draw(seed, index));
+        return u < 1f - p;
+    }
+
+    /** The keep mask of {@code n} elements from stream index {@code offset}: 1 kept, 0 dropped. */
+    public static float[] mask(int n, float p, long seed, long offset) {
+        requireProbability(p);
+        float[] mask = new float[n];
+        for (int i = 0; i < n; i++) {
+            mask[i] = kept(p, seed, offset + i) ? 1f : 0f;
+        }
+        return mask;
+    }
+
+    /**
+     * Dropout of {@code x}: dropped elements are 0, kept ones are
+     * {@code x * (1 / (1 - p))} (inverted) or {@code x} (plain); {@code p = 0}
+     * returns a copy of {@code x}.
+     */
+    public static float[] forward(float[] x, float p, boolean inverted, long seed, long offset) {
+        if (x == null) {
+            throw new IllegalArgumentException("x must not be null");
+        }
+        requireProbability(p);
+        if (p == 0) {
+            return x.clone();
+        }
+        float scale = 1f / (1f - p); // infinite at p = 1, where nothing is kept
+        float[] y = new float[x.length];
+        for (int i = 0; i < x.length; i++) {
+            if (kept(p, seed, offset + i)) {
+                y[i] = inverted ? x[i] * scale : x[i];
+            }
+        }
+        return y;
+    }
+
+    private static void requireProbability(float p) {
+        if (!(p >= 0 && p <= 1)) {
+            throw new IllegalArgumentException("dropout probability has to be between 0 and 1, but got " + p);
+        }
+    }
+}

@@ -1,0 +1,277 @@
+package nnfuse;
+
+import static nnfuse.testing.Messages.assertMessage;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import java.lang.foreign.Arena;
+import java.util.Arrays;
+import java.util.List;
+import java.util.stream.Stream;
+import nnfuse.reference.LinearReference;
+import nnfuse.testing.TestData;
+import nnfuse.testing.Threads;
+import nnfuse.testing.Tolerance;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * Linear forward: the worksheet's dot products and closed forms (exact), native against the double reference
+ * on the worksheet model's shapes and awkward ones, independence from batch and threads, and bad input.
+ *
+ * <p>Tolerances ({@link #productTolerance}): each output is a float32 dot product of length {@code K =
+ * in_features} plus a bias. Each term costs at most two roundings of relative size {@code u = 2^-24} (the
+ * product and the addition), so the error is bounded by about {@code K * u * S} in the worst case and by
+ * {@code sqrt(K) * u * S} with high probability for terms of random sign (Higham &amp; Mary, 2019), where
+ * {@code S = sum_k |x_k w_k| + |b|} is the magnitude of the terms, computed here from the data with the
+ * reference on absolute values. The tolerance is therefore {@code 4 u S} (two roundings, with a factor 2 of
+ * margin) widened by {@link Tolerance#forReduction}{@code (K)}, i.e. {@code 4 sqrt(K) u S}; the kernel's eight
+ * interleaved partial sums shorten each sequential chain to {@code K / 8} terms, which only adds margin.
+ * Small integers are exact in float, so the worksheet's and the closed-form examples are compared exactly.
+ */
+class LinearTest {
+    /** Unit roundoff of float32. */
+    static final double U = 0x1p-24;
+
+    /** Discussion 04, section 4 (a)-(c): y = w . x with w all ones, for x_drop, x_corr and x_orig. */
+    @Test
+    void worksheetDropoutDotProducts() {
+        float[] x = {
+            0, 0, 0, 0, 0, 0, 4, 4,
+            0, 0, 0, 0, 0, 0, 16, 16,
+            2, 6, 4, 4, 5, 3, 4, 4,
+        };
+        float[] w = new float[8];
+        Arrays.fill(w, 1);
+        try (Tensor xt = Tensor.of(x, 3, 8);
+                Tensor wt = Tensor.of(w, 1, 8);
+                Tensor y = LinearOps.forward(xt, wt, null)) {
+            assertArrayEquals(new long[] {3, 1}, y.shape());
+            Tolerance.of(0, 0).assertClose("linear worksheet y", new double[] {8, 32, 32}, y.toFloatArray());
+        }
+    }
+
+    /**
+     * Closed forms over in = 19 (two groups of eight and a tail of three): x = 1 and W[j, k] = j give
+     * y[r, j] = 19 j + b[j]; x[r, k] = k and W = 1 give y = 0 + 1 + ... + 18 + b[j] = 171 + b[j].
+     */
+    @Test
+    void closedForms() {
+        int rows = 3;
+        int in = 19;
+        int out = 5;
+        float[] ones = new float[rows * in];
+        float[] ramp = new float[rows * in];
+        float[] wByRow = new float[out * in];
+        float[] wOnes = new float[out * in];
+        Arrays.fill(ones, 1);
+        Arrays.fill(wOnes, 1);
+        for (int i = 0; i < rows * in; i++) {
+            ramp[i] = i % in;
+        }
+        for (int i = 0; i < out * in; i++) {
+            wByRow[i] = i / in;
+        }
+        float[] b = {0.5f, -1, 2, 0, 3.25f};
+        double[] first = new double[rows * out];
+        double[] second = new double[rows * out];
+        for (int r = 0; r < rows; r++) {
+            for (int j = 0; j < out; j++) {
+                first[r * out + j] = 19.0 * j + b[j];
+                second[r * out + j] = 171 + b[j];
+            }
+        }
+        try (Tensor bt = Tensor.of(b, out);
+                Tensor x1 = Tensor.of(ones, rows, in);
+                Tensor w1 = Tensor.of(wByRow, out, in);
+                Tensor y1 = LinearOps.forward(x1, w1, bt);
+                Tensor x2 = Tensor.of(ramp, rows, in);
+                Tensor w2 = Tensor.of(wOnes, out, in);
+                Tensor y2 = LinearOps.forward(x2, w2, bt)) {
+            Tolerance.of(0, 0).assertClose("linear closed form y", first, y1.toFloatArray());
+            Tolerance.of(0, 0).assertClose("linear closed form y", second, y2.toFloatArray());
+        }
+    }
+
+    /** Discussion 04, section 1: Linear1..Linear4 of the worksheet's model at batch 4. */
+    static Stream<Arguments> worksheetShapes() {
+        return Stream.of(Arguments.of(4, 52, 128), Arguments.of(4, 128, 256), Arguments.of(4, 256, 20),
+                Arguments.of(4, 20, 1000));
+    }
+
+    static Stream<Arguments> shapes() {
+        Stream.Builder<Arguments> b = Stream.builder();
+        for (int n : TestData.AWKWARD_SIZES) {
+            b.add(Arguments.of(1, n, 7));
+            b.add(Arguments.of(4, 33, n));
+            b.add(Arguments.of(n, 31, 9));
+        }
+        b.add(Arguments.of(257, 300, 129));
+        b.add(Arguments.of(64, 1024, 256));
+        return b.build();
+    }
+
+    @ParameterizedTest(name = "[{0}, {1}] -> {2}")
+    @MethodSource("worksheetShapes")
+    void worksheetModelMatchesReference(int rows, int in, int out) {
+        compare(rows, in, out, true);
+    }
+
+    @ParameterizedTest(name = "[{0}, {1}] -> {2}")
+    @MethodSource("shapes")
+    void matchesReference(int rows, int in, int out) {
+        compare(rows, in, out, true);
+    }
+
+    @Test
+    void withoutBias() {
+        compare(7, 129, 33, false);
+    }
+
+    @Test
+    void vectorInputGivesVectorOutput() {
+        float[] x = TestData.normal(1, 33, 0, 1);
+        float[] w = init(2, 7 * 33, 33);
+        try (Tensor xt = Tensor.of(x, 33);
+                Tensor wt = Tensor.of(w, 7, 33);
+                Tensor y = LinearOps.forward(xt, wt, null)) {
+            assertArrayEquals(new long[] {7}, y.shape());
+            productTolerance(x, w, null, 1, 33, 7).assertClose("linear vector y",
+                    LinearReference.forward(x, w, null, 1, 33, 7), y.toFloatArray());
+        }
+    }
+
+    @Test
+    void higherRankFlattensTheLeadingDimensions() {
+        float[] x = TestData.normal(3, 2 * 3 * 5, 0, 1);
+        float[] w = init(4, 4 * 5, 5);
+        try (Tensor xt = Tensor.of(x, 2, 3, 5);
+                Tensor wt = Tensor.of(w, 4, 5);
+                Tensor y = LinearOps.forward(xt, wt, null)) {
+            assertArrayEquals(new long[] {2, 3, 4}, y.shape());
+            productTolerance(x, w, null, 6, 5, 4).assertClose("linear rank-3 y",
+                    LinearReference.forward(x, w, null, 6, 5, 4), y.toFloatArray());
+        }
+    }
+
+    /** A row gives the same bits alone (batch 1), in a batch of 4 and in a batch of 257: no blocking by rows. */
+    @Test
+    void rowsDoNotDependOnTheBatch() {
+        int rows = 257;
+        int in = 300;
+        int out = 129;
+        float[] x = TestData.normal(5, rows * in, 0, 1);
+        float[] w = init(6, out * in, in);
+        float[] b = init(7, out, in);
+        try (Tensor wt = Tensor.of(w, out, in); Tensor bt = Tensor.of(b, out)) {
+            float[] all = run(x, rows, wt, bt);
+            for (int first : new int[] {0, 1, 128, 253}) {
+                for (int batch : new int[] {1, 4}) {
+                    float[] part = run(Arrays.copyOfRange(x, first * in, (first + batch) * in), batch, wt, bt);
+                    Tolerance.assertBitIdentical("linear rows " + first + "+" + batch, Arrays.copyOfRange(all,
+                            first * out, (first + batch) * out), part);
+                }
+            }
+        }
+    }
+
+    @Test
+    void sameResultWithOneTwoAndFourThreads() {
+        float[] x = TestData.normal(8, 257 * 300, 0, 1);
+        try (Tensor wt = Tensor.of(init(9, 129 * 300, 300), 129, 300);
+                Tensor bt = Tensor.of(init(10, 129, 300), 129)) {
+            List<float[]> runs = Threads.atEachCount(() -> run(x, 257, wt, bt));
+            for (int i = 1; i < runs.size(); i++) {
+                Tolerance.assertBitIdentical("linear threads " + Threads.COUNTS[i], runs.get(0), runs.get(i));
+            }
+        }
+    }
+
+    @Test
+    void badArguments() {
+        try (Arena arena = Arena.ofConfined()) {
+            Tensor x = Tensor.zeros(arena, 4, 52);
+            Tensor w = Tensor.zeros(arena, 128, 52);
+            assertMessage(assertThrows(IllegalArgumentException.class,
+                    () -> LinearOps.forward(x, Tensor.zeros(arena, 128, 256), null)),
+                    "weight", "[out_features, 52]", "[128, 256]", "float32[4, 52]");
+            assertMessage(assertThrows(IllegalArgumentException.class,
+                    () -> LinearOps.forward(x, Tensor.zeros(arena, 52), null)), "weight", "2 dimensions", "float32[52]");
+            assertMessage(assertThrows(IllegalArgumentException.class,
+                    () -> LinearOps.forward(x, w, Tensor.zeros(arena, 52))), "bias", "[128]", "[52]", "[128, 52]");
+            assertMessage(assertThrows(IllegalArgumentException.class,
+                    () -> LinearOps.forward(Tensor.zeros(arena, 4, 52), x, w, null)), "y", "[4, 128]", "[4, 52]");
+            assertMessage(assertThrows(IllegalArgumentException.class, () -> LinearOps.forward(null, w, null)),
+                    "x", "null");
+            assertMessage(assertThrows(IllegalArgumentException.class, () -> LinearOps.forward(x, null, null)),
+                    "weight", "null");
+            assertMessage(assertThrows(IllegalArgumentException.class, () -> LinearOps.forward(null, x, w, null)),
+                    "y", "null");
+            Tensor labels = Tensor.zeros(arena, DType.INT64, 4, 52);
+            assertMessage(assertThrows(IllegalArgumentException.class, () -> LinearOps.forward(labels, w, null)),
+                    "x", "float32", "int64[4, 52]");
+            Tensor intWeight = Tensor.zeros(arena, DType.INT64, 128, 52);
+            assertMessage(assertThrows(IllegalArgumentException.class, () -> LinearOps.forward(x, intWeight, null)),
+                    "weight", "float32", "int64[128, 52]");
+            Tensor square = Tensor.zeros(arena, 4, 4);
+            Tensor w4 = Tensor.zeros(arena, 4, 4);
+            assertMessage(assertThrows(IllegalArgumentException.class,
+                    () -> LinearOps.forward(square, square, w4, null)), "y", "x", "same tensor", "[4, 4]");
+            Tensor closed = Tensor.zeros(4, 52);
+            closed.close();
+            assertMessage(assertThrows(IllegalStateException.class, () -> LinearOps.forward(closed, w, null)),
+                    "x", "closed", "[4, 52]");
+            Tensor closedWeight = Tensor.zeros(128, 52);
+            closedWeight.close();
+            assertMessage(assertThrows(IllegalStateException.class,
+                    () -> LinearOps.forward(x, closedWeight, null)), "weight", "closed", "[128, 52]");
+            Tensor closedY = Tensor.zeros(4, 128);
+            closedY.close();
+            assertMessage(assertThrows(IllegalStateException.class, () -> LinearOps.forward(closedY, x, w, null)),
+                    "y", "closed");
+        }
+    }
+
+    /**
+     * The tolerance for {@code x w^T + b} of this data (see the class comment): {@code 4 u S} widened by
+     * {@code sqrt(in)}, with {@code S} the largest {@code sum_k |x_k w_k| + |b|} over the outputs.
+     */
+    static Tolerance productTolerance(float[] x, float[] w, float[] b, int rows, int in, int out) {
+        double[] magnitudes = LinearReference.forward(abs(x), abs(w), b == null ? null : abs(b), rows, in, out);
+        double s = Arrays.stream(magnitudes).max().orElseThrow();
+        return Tolerance.of(4 * U * s, 4 * U).forReduction(in);
+    }
+
+    /** {@code n} values of PyTorch's initialization of nn.Linear's weight and bias: U(-1/sqrt(in), 1/sqrt(in)). */
+    static float[] init(long seed, int n, int in) {
+        double bound = 1 / Math.sqrt(in);
+        return TestData.uniform(seed, n, -bound, bound);
+    }
+
+    private static void compare(int rows, int in, int out, boolean withBias) {
+        long seed = 1_000_003L * rows + 1009L * in + out;
+        float[] x = TestData.normal(seed, rows * in, 0, 1);
+        float[] w = init(seed + 1, out * in, in);
+        float[] b = withBias ? init(seed + 2, out, in) : null;
+        try (Tensor wt = Tensor.of(w, out, in); Tensor bt = b == null ? null : Tensor.of(b, out)) {
+            productTolerance(x, w, b, rows, in, out).assertClose("linear y [" + rows + "x" + in + "->" + out + "]",
+                    LinearReference.forward(x, w, b, rows, in, out), run(x, rows, wt, bt));
+        }
+    }
+
+    private static float[] run(float[] x, int rows, Tensor w, Tensor b) {
+        try (Tensor xt = Tensor.of(x, rows, w.size(1)); Tensor y = LinearOps.forward(xt, w, b)) {
+            return y.toFloatArray();
+        }
+    }
+
+    private static float[] abs(float[] a) {
+        float[] r = new float[a.length];
+        for (int i = 0; i < a.length; i++) {
+            r[i] = Math.abs(a[i]);
+        }
+        return r;
+    }
+}

@@ -1,0 +1,35 @@
+/* ReLU, max(x, 0) element-wise (Nair & Hinton, 2010). */
+#include "relu.h"
+
+#include <stddef.h>
+
+#include "../common/error.h"
+#include "../common/parallel.h"
+
+/*
+ * `x <= 0 ? 0 : x` rather than fmaxf: a NaN compares false and passes through,
+ * as torch.relu keeps it, and the select compiles to vector compare-and-mask.
+ */
+void nf_relu_span_f32(float *y, const float *x, int64_t n) {
+    for (int64_t i = 0; i < n; i++) y[i] = x[i] <= 0.0f ? 0.0f : x[i];
+}
+
+/* Elements per parallel chunk: a multiple of any vector width. */
+#define RELU_CHUNK ((int64_t)1 << 14)
+
+NF_API int32_t nf_relu_fwd_f32(float *y, const float *x, int64_t n) {
+    static const char op[] = "nf_relu_fwd_f32";
+    NF_CHECK_PTR(op, y);
+    NF_CHECK_PTR(op, x);
+    NF_CHECK_POSITIVE(op, n);
+    if (y != x) NF_CHECK_DISJOINT(op, y, n, x, n);
+
+    const int64_t chunks = (n + RELU_CHUNK - 1) / RELU_CHUNK;
+#pragma omp parallel for schedule(static) num_threads(nf_threads()) if (n >= NF_PARALLEL_MIN_WORK)
+    for (int64_t c = 0; c < chunks; c++) {
+        const int64_t begin = c * RELU_CHUNK;
+        const int64_t len = n - begin < RELU_CHUNK ? n - begin : RELU_CHUNK;
+        nf_relu_span_f32(y + begin, x + begin, len);
+    }
+    return NF_OK;
+}
