@@ -24,8 +24,9 @@ import nnfuse.internal.Npy;
  * architecture loads unchanged.
  *
  * <p>A module owns its parameters and buffers; {@link #close()} frees them
- * (and closes the children), after which every method but {@code close()}
- * and {@code toString()} throws {@link IllegalStateException}. Tensors returned
+ * (and closes the children), after which {@code forward}, {@code train},
+ * {@code eval}, the parameter and state accessors, {@code save}, {@code load}
+ * and {@code summary} throw {@link IllegalStateException}. Tensors returned
  * by {@link #forward} belong to the caller; tensors returned by
  * {@link #stateDict()} and {@link Parameter#data()} belong to the module.
  *
