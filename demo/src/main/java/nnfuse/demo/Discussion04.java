@@ -1,12 +1,20 @@
 package nnfuse.demo;
 
 import java.io.PrintStream;
+import java.util.Arrays;
 import java.util.Locale;
+import nnfuse.ArgmaxOps;
 import nnfuse.BatchNormOps;
 import nnfuse.DropoutOps;
 import nnfuse.LayerNormOps;
 import nnfuse.LinearOps;
+import nnfuse.SoftmaxOps;
 import nnfuse.Tensor;
+import nnfuse.nn.Linear;
+import nnfuse.nn.Models;
+import nnfuse.nn.Module;
+import nnfuse.nn.Sequential;
+import nnfuse.nn.Summary;
 
 /** {@code ./nnfuse demo}: Discussion 04 worked through by the library, section by section. */
 final class Discussion04 {
@@ -21,9 +29,86 @@ final class Discussion04 {
     static void run(PrintStream out) {
         out.println("nnfuse demo: Discussion 04 (normalization and regularization)");
         out.println();
+        modelSize(out);
         layerNorm(out);
         batchNorm(out);
         dropout(out);
+    }
+
+    /** Section 1: the model's dimensions, activation shapes, parameter and activation counts. */
+    static void modelSize(PrintStream out) {
+        out.println("== 1. Model Size ==");
+        int batch = 4;
+        try (Sequential model = Models.discussion04(false, 2026);
+                Sequential fused = Models.discussion04(true, 2026)) {
+            out.println("(a) The worksheet's model as nnfuse builds it (Models.discussion04), with the missing"
+                    + " dimensions filled in:");
+            int linear = 0;
+            for (Module m : model.modules()) {
+                if (m instanceof Linear l) {
+                    long[] weight = l.weight().shape();
+                    out.printf("    Linear%d(in_feats=%d, out_feats=%d)%n", ++linear, weight[1], weight[0]);
+                }
+            }
+            out.printf("    Activation shapes, from running a batch of %d through it:%n", batch);
+            activationShapes(out, model, batch);
+
+            Summary summary = fused.summary(batch);
+            long perExample = fused.summary(1).activationElements();
+            long parameters = summary.parameters();
+            out.println("(c), (d) Per layer of the fused model (one native call per Linear + LayerNorm + ReLU"
+                    + " block), at batch " + batch + ":");
+            out.print(indent(summary.toString()));
+            out.printf(Locale.ROOT, "    Z = %,d activation elements at n = %d (K = %,d per example, Z = n * K)%n",
+                    summary.activationElements(), batch, perExample);
+            out.printf(Locale.ROOT, "    C = %,d parameters%n", parameters);
+            long n = parameters / perExample + 1;
+            out.printf(Locale.ROOT, "(e) Activations outweigh parameters from batch size n = %d:"
+                    + " %d * %,d = %,d <= C = %,d < %d * %,d = %,d%n", n, n - 1, perExample, (n - 1) * perExample,
+                    parameters, n, perExample, n * perExample);
+            out.printf(Locale.ROOT, "    Kept bytes: what each layer holds for its backward pass. A fused block keeps"
+                    + " its input, the product before normalization and two floats per row, and recomputes the"
+                    + " rest: %,d bytes at n = %d instead of %,d for the separate layers.%n",
+                    summary.savedBytes(), batch, summary.unfusedSavedBytes());
+        }
+        out.println();
+    }
+
+    /** Runs one batch through the unfused model layer by layer and names each output z1, z2, ... as the worksheet does. */
+    private static void activationShapes(PrintStream out, Sequential model, int batch) {
+        float[] data = new float[batch * 52];
+        for (int i = 0; i < data.length; i++) {
+            data[i] = (float) Math.sin(i);
+        }
+        Tensor current = Tensor.of(data, batch, 52);
+        try {
+            int z = 0;
+            for (Module m : model.modules()) {
+                Tensor next = m.forward(current);
+                current.close();
+                current = next;
+                out.println(String.format("      z%-3d %-10s %-10s %s", ++z, m.getClass().getSimpleName(),
+                        Arrays.toString(current.shape()), z == 10 ? "<- the logits, (b)" : "").stripTrailing());
+            }
+            try (Tensor probabilities = SoftmaxOps.softmax(current); Tensor predicted = ArgmaxOps.forward(current)) {
+                out.printf("      z%-3d %-10s %-10s <- the predicted class of each example%n", ++z, "argmax",
+                        Arrays.toString(predicted.shape()));
+                float[] p = probabilities.toFloatArray();
+                double[] rowSums = new double[batch];
+                for (int i = 0; i < p.length; i++) {
+                    rowSums[i / 1000] += p[i];
+                }
+                out.printf(Locale.ROOT, "(b) z10 holds the logits; softmax turns each row into class probabilities"
+                        + " (row sums %s).%n", Arrays.toString(Arrays.stream(rowSums)
+                        .mapToObj(v -> String.format(Locale.ROOT, "%.6f", v)).toArray()));
+            }
+        } finally {
+            current.close();
+        }
+    }
+
+    private static String indent(String table) {
+        return table.lines().map(l -> "    " + l + System.lineSeparator()).reduce("", String::concat);
     }
 
     /** Section 2(a): LayerNorm of a 3x4 matrix with eps = 0. */
