@@ -1,10 +1,10 @@
 /*
  * The products of the linear layers: cache-blocked, register-blocked loops
- * that gcc vectorizes at -O3 without -ffast-math.
+ * that gcc vectorizes at -O3 without -ffast-math. First c = a b^T (+ bias),
+ * the forward product, as dot products; then the backward products.
  *
- * c = a b^T (+ bias), the forward product, as dot products:
- *
- * Summation order (the determinism contract of gemm.h): element (r, j) sums
+ * Summation order of the forward product (the determinism contract of
+ * gemm.h): element (r, j) sums
  * the products a[r, k] * b[j, k] in LANES interleaved partial sums, lane l
  * taking k = l, l + LANES, ... up to the last full group of LANES, combines
  * the lanes by a fixed pairwise tree, adds the remaining k in order and then
@@ -48,7 +48,7 @@
 
 static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
-/* The tile t of a grid of BLOCK_ROWS x BLOCK_COLS blocks over c[rows, cols], row-major. */
+/* Block t of the grid of BLOCK_ROWS x BLOCK_COLS blocks over c[rows, cols], row-major: the parallel unit. */
 typedef struct {
     int64_t r0, r1, j0, j1;
 } block;
@@ -121,8 +121,8 @@ void nf_gemm_nt_f32(float *c, const float *a, const float *b, const float *bias,
     const int64_t blocks = block_count(rows, cols);
 #pragma omp for schedule(static)
     for (int64_t t = 0; t < blocks; t++) {
-        const block k = block_at(t, rows, cols);
-        gemm_block(c, a, b, bias, k.r0, k.r1, k.j0, k.j1, inner, cols);
+        const block blk = block_at(t, rows, cols);
+        gemm_block(c, a, b, bias, blk.r0, blk.r1, blk.j0, blk.j1, inner, cols);
     }
 }
 
@@ -152,6 +152,11 @@ void nf_gemm_nt_f32(float *c, const float *a, const float *b, const float *bias,
  */
 #define UPDATE_ROWS 4
 #define UPDATE_COLS 8
+
+/*
+ * Values of k per pass over a block: panels of 256 x 32 floats of a and
+ * 256 x 64 of b, 96 KiB, which stay in L2 while the block's tiles reread them.
+ */
 #define UPDATE_DEPTH 256
 
 typedef float update_vec __attribute__((vector_size(4 * sizeof(float))));
@@ -223,15 +228,16 @@ static inline __attribute__((always_inline)) void update_strip(float *s, operand
     }
 }
 
-static inline __attribute__((always_inline)) void update_block(float *c, operand a, const float *b, block k,
+/* One block of c: passes over the k, then nf_store_grad of the block's sums. */
+static inline __attribute__((always_inline)) void update_block(float *c, operand a, const float *b, block blk,
                                                                int64_t inner, int64_t cols, int accumulate) {
     float sums[BLOCK_ROWS * BLOCK_COLS] = {0};
-    const int64_t nr = k.r1 - k.r0;
-    const int64_t nc = k.j1 - k.j0;
+    const int64_t nr = blk.r1 - blk.r0;
+    const int64_t nc = blk.j1 - blk.j0;
     for (int64_t k0 = 0; k0 < inner; k0 += UPDATE_DEPTH) {
         const int64_t depth = min64(UPDATE_DEPTH, inner - k0);
-        const operand a_pass = operand_at(a, k.r0, k0);
-        const float *b_pass = b + k0 * cols + k.j0;
+        const operand a_pass = operand_at(a, blk.r0, k0);
+        const float *b_pass = b + k0 * cols + blk.j0;
         int64_t j = 0;
         for (; j + UPDATE_COLS <= nc; j += UPDATE_COLS)
             update_strip(sums + j, a_pass, b_pass + j, cols, nr, depth, 1);
@@ -239,7 +245,7 @@ static inline __attribute__((always_inline)) void update_block(float *c, operand
     }
     for (int64_t r = 0; r < nr; r++)
         for (int64_t j = 0; j < nc; j++)
-            nf_store_grad(c + (k.r0 + r) * cols + k.j0 + j, sums[r * BLOCK_COLS + j], accumulate);
+            nf_store_grad(c + (blk.r0 + r) * cols + blk.j0 + j, sums[r * BLOCK_COLS + j], accumulate);
 }
 
 /* Inlined into each layout, so that the strides of a are constants where they are 1. */

@@ -6,7 +6,7 @@ import nnfuse.internal.Status;
 import nnfuse.internal.bindings.nnfuse_h;
 
 /**
- * Layer normalization over the last dimension, as PyTorch's
+ * Layer normalization over the last dimension and its backward pass, as PyTorch's
  * {@code torch.nn.functional.layer_norm(x, (x.size(-1),), weight, bias, eps)}:
  * {@code y = (x - mean) / sqrt(var + eps) * gamma + beta}, with the mean and the
  * biased variance of each row (each slice along the last dimension).

@@ -7,7 +7,7 @@ import nnfuse.internal.Status;
 import nnfuse.internal.bindings.nnfuse_h;
 
 /**
- * Fully connected layer, as PyTorch's {@code torch.nn.functional.linear(x, weight, bias)}:
+ * Fully connected layer and its backward pass, as PyTorch's {@code torch.nn.functional.linear(x, weight, bias)}:
  * {@code y = x weight^T + bias}, with {@code weight} in PyTorch's {@code [out_features, in_features]} layout.
  * {@code x} has any rank >= 1 and {@code in_features} as its last dimension; the leading dimensions are
  * flattened into rows, and {@code y} has the shape {@code x.shape[:-1] + [out_features]}.
