@@ -9,6 +9,7 @@
  */
 module nnfuse {
     exports nnfuse;
+    exports nnfuse.nn;
     exports nnfuse.random;
     exports nnfuse.reference;
 }

@@ -86,8 +86,9 @@ public final class Tensor implements AutoCloseable {
     }
 
     /**
-     * Reads a NumPy {@code .npy} file (format 1.0-3.0, little-endian float32, or
-     * float64 converted to float32) into a new owning tensor.
+     * Reads a NumPy {@code .npy} file (format 1.0-3.0, little-endian float32,
+     * float64 converted to float32, or int64) into a new owning tensor; a
+     * 0-d array becomes shape {@code [1]}.
      */
     public static Tensor load(Path file) throws IOException {
         if (file == null) {
@@ -97,20 +98,19 @@ public final class Tensor implements AutoCloseable {
         try {
             Npy.Array array = Npy.read(file, arena);
             long[] shape = array.shape().length == 0 ? new long[] {1} : array.shape();
-            return new Tensor(array.data(), shape.clone(), checkedNumel(shape), DType.FLOAT32, arena);
+            return new Tensor(array.data(), shape.clone(), checkedNumel(shape), array.dtype(), arena);
         } catch (IOException | RuntimeException e) {
             arena.close();
             throw e;
         }
     }
 
-    /** Writes this float32 tensor as a NumPy {@code .npy} file (format 1.0, {@code <f4}, C order). */
+    /** Writes this tensor as a NumPy {@code .npy} file (format 1.0, C order, {@code <f4} or {@code <i8}). */
     public void save(Path file) throws IOException {
         if (file == null) {
             throw new IllegalArgumentException("file must not be null");
         }
-        requireDType(DType.FLOAT32, "tensor");
-        Npy.write(file, shape, segment());
+        Npy.write(file, new Npy.Array(shape, segment(), dtype));
     }
 
     /** The shape (a copy). */

@@ -24,7 +24,7 @@ class ModuleDescriptorTest {
                 assertEquals(Set.of(), e.targets(), "qualified export " + e);
                 exported.add(e.source());
             });
-            assertEquals(new TreeSet<>(Set.of("nnfuse", "nnfuse.random", "nnfuse.reference")), exported);
+            assertEquals(new TreeSet<>(Set.of("nnfuse", "nnfuse.nn", "nnfuse.random", "nnfuse.reference")), exported);
             assertEquals(Set.of("java.base"),
                     module.requires().stream().map(ModuleDescriptor.Requires::name).collect(java.util.stream.Collectors.toSet()),
                     "the library depends on nothing but java.base");

@@ -109,8 +109,26 @@ class TensorTest {
             assertArrayEquals(new float[] {(float) 0.1, (float) (1.0 / 3), (float) (2.0 / 3), (float) -1e-7},
                     t.toFloatArray());
         }
-        IOException e = assertThrows(IOException.class, () -> Tensor.load(fixture("i64_3.npy")));
-        assertTrue(e.getMessage().contains("i64_3.npy"), e.getMessage());
+        try (Tensor t = Tensor.load(fixture("i64_3.npy"))) {
+            assertEquals(DType.INT64, t.dtype());
+            assertArrayEquals(new long[] {0, 1, 2}, t.toLongArray());
+        }
+        IOException e = assertThrows(IOException.class, () -> Tensor.load(fixture("big_endian.npy")));
+        assertTrue(e.getMessage().contains("big_endian.npy"), e.getMessage());
+    }
+
+    @Test
+    void int64RoundTrips(@TempDir Path dir) throws IOException {
+        Path file = dir.resolve("labels.npy");
+        long[] values = {Long.MIN_VALUE, -1, 0, 7, Long.MAX_VALUE, 1L << 40};
+        try (Tensor t = Tensor.ofLongs(values, 2, 3)) {
+            t.save(file);
+        }
+        try (Tensor back = Tensor.load(file)) {
+            assertEquals(DType.INT64, back.dtype());
+            assertArrayEquals(new long[] {2, 3}, back.shape());
+            assertArrayEquals(values, back.toLongArray());
+        }
     }
 
     @Test

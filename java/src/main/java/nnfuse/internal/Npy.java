@@ -20,37 +20,40 @@ import java.util.Arrays;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.zip.ZipEntry;
 import java.util.zip.ZipException;
 import java.util.zip.ZipFile;
 import java.util.zip.ZipOutputStream;
+import nnfuse.DType;
 
 /**
  * Reads and writes NumPy {@code .npy} files and {@code .npz} archives of
- * float32 arrays, in pure Java.
+ * float32 and int64 arrays, in pure Java.
  *
  * <p>Reading accepts format versions 1.0, 2.0 and 3.0 (as written by
  * {@code numpy.save} and {@code numpy.lib.format.write_array}), C-order data
- * with descr {@code '<f4'} or {@code '<f8'}; float64 data is rounded to the
- * nearest float32, as {@code astype(np.float32)} does. The header dictionary is
+ * with descr {@code '<f4'}, {@code '<f8'} or {@code '<i8'}; float64 data is
+ * rounded to the nearest float32, as {@code astype(np.float32)} does, and int64
+ * data (PyTorch's {@code num_batches_tracked}, labels) stays int64. The header dictionary is
  * parsed as a Python literal: keys in any order, either quote style, any
  * whitespace, trailing commas. Anything else is rejected with an
  * {@link IOException} whose message names the file and the offending field:
  * a bad magic string or version, an unparsable header, missing or unknown
- * keys, big-endian or non-float descrs ({@code '>f4'}, {@code '<i8'},
+ * keys, big-endian or other descrs ({@code '>f4'}, {@code '<i4'},
  * {@code '<f2'}, structured or object dtypes), {@code fortran_order: True},
  * negative or non-integer dimensions, and data shorter than the shape needs.
  *
  * <p>Writing produces what {@code numpy.save} produces for a C-order float32
- * array, byte for byte: a version 1.0 header (2.0 only when the header
+ * or int64 array, byte for byte: a version 1.0 header (2.0 only when the header
  * exceeds 65535 bytes), padded so the data starts on a 64-byte boundary.
  * {@code .npz} archives are read with stored or deflated entries (as
  * {@code numpy.savez} and {@code numpy.savez_compressed} write them) and
  * written with deflated entries.
  *
- * <p>Data is float32 in little-endian order, row-major. Large arrays are
+ * <p>Data is float32 or int64 in little-endian order, row-major. Large arrays are
  * streamed in chunks straight into a segment allocated from the caller's
  * arena with 64-byte alignment; no heap array of the full size is made.
  *
@@ -79,25 +82,31 @@ public final class Npy {
     }
 
     /**
-     * A float32 array: its shape and its data, little-endian, row-major,
-     * exactly {@code product(shape) * 4} bytes. A shape of length 0 is a
-     * scalar with one element.
+     * An array: its shape, its data, little-endian, row-major, exactly
+     * {@code product(shape) * dtype.byteSize()} bytes, and its element type.
+     * A shape of length 0 is a scalar with one element.
      *
      * @param shape the dimensions, each non-negative; copied
      * @param data the elements
+     * @param dtype the element type
      */
-    public record Array(long[] shape, MemorySegment data) {
+    public record Array(long[] shape, MemorySegment data, DType dtype) {
         /**
          * @throws IllegalArgumentException if a dimension is negative or the
          *     data size does not match the shape
          */
         public Array {
             shape = shape.clone();
-            long bytes = byteSize(shape);
+            long bytes = Math.multiplyExact(elementCount(shape), dtype.byteSize());
             if (data.byteSize() != bytes) {
                 throw new IllegalArgumentException("shape " + Arrays.toString(shape) + " needs " + bytes
-                        + " bytes of float32 data, got " + data.byteSize());
+                        + " bytes of " + dtype.name().toLowerCase(Locale.ROOT) + " data, got " + data.byteSize());
             }
+        }
+
+        /** A float32 array. */
+        public Array(long[] shape, MemorySegment data) {
+            this(shape, data, DType.FLOAT32);
         }
 
         /** Returns a copy of the dimensions. */
@@ -122,9 +131,6 @@ public final class Npy {
             return n;
         }
 
-        private static long byteSize(long[] shape) {
-            return Math.multiplyExact(elementCount(shape), Float.BYTES);
-        }
     }
 
     /**
@@ -166,10 +172,22 @@ public final class Npy {
      * @throws IOException if the file cannot be written
      */
     public static void write(Path file, long[] shape, MemorySegment data) throws IOException {
-        Array array = new Array(shape, data);
+        write(file, new Array(shape, data));
+    }
+
+    /**
+     * Writes a {@code .npy} file of any supported element type, replacing any
+     * existing file.
+     *
+     * @param file the file
+     * @param array the array
+     * @throws IOException if the file cannot be written
+     */
+    public static void write(Path file, Array array) throws IOException {
+        MemorySegment data = array.data();
         try (FileChannel channel = FileChannel.open(file, StandardOpenOption.WRITE,
                 StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING)) {
-            writeFully(channel, ByteBuffer.wrap(header(array.shape)));
+            writeFully(channel, ByteBuffer.wrap(header(array)));
             for (long off = 0; off < data.byteSize(); off += CHUNK_BYTES) {
                 writeFully(channel, data.asSlice(off, Math.min(CHUNK_BYTES, data.byteSize() - off)).asByteBuffer());
             }
@@ -186,8 +204,12 @@ public final class Npy {
      * @throws IOException if the stream cannot be written
      */
     public static void write(OutputStream out, long[] shape, MemorySegment data) throws IOException {
-        Array array = new Array(shape, data);
-        out.write(header(array.shape));
+        write(out, new Array(shape, data));
+    }
+
+    private static void write(OutputStream out, Array array) throws IOException {
+        MemorySegment data = array.data();
+        out.write(header(array));
         byte[] buffer = new byte[(int) Math.min(CHUNK_BYTES, data.byteSize())];
         for (long off = 0; off < data.byteSize(); off += buffer.length) {
             int n = (int) Math.min(buffer.length, data.byteSize() - off);
@@ -242,7 +264,7 @@ public final class Npy {
         try (ZipOutputStream zip = new ZipOutputStream(Files.newOutputStream(file))) {
             for (Map.Entry<String, Array> e : arrays.entrySet()) {
                 zip.putNextEntry(new ZipEntry(e.getKey() + ".npy"));
-                write(zip, e.getValue().shape, e.getValue().data());
+                write(zip, e.getValue());
                 zip.closeEntry();
             }
         }
@@ -260,7 +282,20 @@ public final class Npy {
         return entryName.endsWith(".npy") ? entryName.substring(0, entryName.length() - 4) : entryName;
     }
 
-    private enum Descr { F4, F8 }
+    /** The descrs read: {@code '<f4'}, {@code '<f8'} (read as float32) and {@code '<i8'}. */
+    private enum Descr {
+        F4("<f4", 4, DType.FLOAT32), F8("<f8", 8, DType.FLOAT32), I8("<i8", 8, DType.INT64);
+
+        final String text;
+        final int fileBytes;
+        final DType dtype;
+
+        Descr(String text, int fileBytes, DType dtype) {
+            this.text = text;
+            this.fileBytes = fileBytes;
+            this.dtype = dtype;
+        }
+    }
 
     private record Header(long[] shape, Descr descr) {
     }
@@ -274,11 +309,11 @@ public final class Npy {
         }
         long dataBytes = header.descr == Descr.F8 ? fileBytes / 2 : fileBytes;
         MemorySegment data = arena.allocate(dataBytes, SEGMENT_ALIGN);
-        long got = header.descr == Descr.F4 ? input.read(data) : readF8(input, data);
+        long got = header.descr == Descr.F8 ? readF8(input, data) : input.read(data);
         if (got < fileBytes) {
             throw truncated(source, header, fileBytes, got);
         }
-        return new Array(header.shape, data);
+        return new Array(header.shape, data, header.descr.dtype);
     }
 
     private static IOException truncated(String source, Header header, long needed, long got) {
@@ -376,18 +411,17 @@ public final class Npy {
     }
 
     private static Descr parseDescr(Object value, String source) throws IOException {
-        if ("<f4".equals(value)) {
-            return Descr.F4;
-        }
-        if ("<f8".equals(value)) {
-            return Descr.F8;
+        for (Descr d : Descr.values()) {
+            if (d.text.equals(value)) {
+                return d;
+            }
         }
         if (value instanceof String s && s.startsWith(">")) {
             throw new IOException(source + ": big-endian descr " + PyRepr.of(value)
-                    + " is not supported; only '<f4' and '<f8' are read");
+                    + " is not supported; only '<f4', '<f8' and '<i8' are read");
         }
         throw new IOException(source + ": unsupported descr " + PyRepr.of(value)
-                + "; only '<f4' and '<f8' are read");
+                + "; only '<f4', '<f8' and '<i8' are read");
     }
 
     private static long[] parseShape(Object value, String source) throws IOException {
@@ -413,8 +447,7 @@ public final class Npy {
 
     private static long fileBytes(Header header, String source) throws IOException {
         try {
-            int elementBytes = header.descr == Descr.F8 ? Double.BYTES : Float.BYTES;
-            return Math.multiplyExact(Array.elementCount(header.shape), elementBytes);
+            return Math.multiplyExact(Array.elementCount(header.shape), header.descr.fileBytes);
         } catch (ArithmeticException e) {
             throw new IOException(source + ": shape " + pyTuple(header.shape) + " is too large", e);
         }
@@ -667,9 +700,11 @@ public final class Npy {
         }
     }
 
-    /** The header numpy.save writes for a C-order '<f4' array: magic, version, length, dict, padding, newline. */
-    private static byte[] header(long[] shape) {
-        String dict = "{'descr': '<f4', 'fortran_order': False, 'shape': " + pyTuple(shape) + ", }";
+    /** The header numpy.save writes for a C-order array: magic, version, length, dict, padding, newline. */
+    private static byte[] header(Array array) {
+        long[] shape = array.shape;
+        String descr = array.dtype == DType.INT64 ? Descr.I8.text : Descr.F4.text;
+        String dict = "{'descr': '" + descr + "', 'fortran_order': False, 'shape': " + pyTuple(shape) + ", }";
         // numpy format.py (_write_array_header): spare spaces so the first axis can grow in place.
         if (shape.length > 0) {
             dict += " ".repeat(GROWTH_AXIS_MAX_DIGITS - Long.toString(shape[0]).length());

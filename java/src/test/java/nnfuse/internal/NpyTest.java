@@ -25,6 +25,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import nnfuse.DType;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -39,6 +40,7 @@ import org.junit.jupiter.params.provider.ValueSource;
  */
 class NpyTest {
     private static final ValueLayout.OfFloat F32_LE = ValueLayout.JAVA_FLOAT.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfLong I64_LE = ValueLayout.JAVA_LONG.withOrder(ByteOrder.LITTLE_ENDIAN);
 
     @Test
     void readsFloat32Matrix() throws IOException {
@@ -109,9 +111,18 @@ class NpyTest {
         }
     }
 
+    @Test
+    void readsInt64() throws IOException {
+        try (Arena arena = Arena.ofConfined()) {
+            Npy.Array a = Npy.read(fixture("i64_3.npy"), arena);
+            assertEquals(DType.INT64, a.dtype());
+            assertArrayEquals(new long[] {3}, a.shape());
+            assertArrayEquals(new long[] {0, 1, 2}, a.data().toArray(I64_LE));
+        }
+    }
+
     @ParameterizedTest
     @CsvSource(delimiter = '|', quoteCharacter = '"', value = {
-        "i64_3.npy      | unsupported descr '<i8'",
         "big_endian.npy | big-endian descr '>f4'",
         "fortran.npy    | fortran_order True",
     })
@@ -175,6 +186,8 @@ class NpyTest {
         "{'descr': '<f4', 'fortran_order': False, }                  -> header has no 'shape' key",
         "{'descr': '<f4', 'fortran_order': 0, 'shape': (3,), }       -> fortran_order is not a bool: 0",
         "{'descr': '<f2', 'fortran_order': False, 'shape': (3,), }   -> unsupported descr '<f2'",
+        "{'descr': '<i4', 'fortran_order': False, 'shape': (3,), }   -> unsupported descr '<i4'",
+        "{'descr': '>i8', 'fortran_order': False, 'shape': (3,), }   -> big-endian descr '>i8'",
         "{'descr': '|O', 'fortran_order': False, 'shape': (3,), }    -> unsupported descr '|O'",
         "{'descr': '=f4', 'fortran_order': False, 'shape': (3,), }   -> unsupported descr '=f4'",
         "{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (3,), } -> unsupported descr [('a', '<f4')]",
@@ -270,6 +283,7 @@ class NpyTest {
         assertThrows(IllegalArgumentException.class,
                 () -> Npy.write(new ByteArrayOutputStream(), new long[] {3}, data));
         assertThrows(IllegalArgumentException.class, () -> new Npy.Array(new long[] {-2}, data));
+        assertThrows(IllegalArgumentException.class, () -> new Npy.Array(new long[] {2}, data, DType.INT64));
     }
 
     @Test
@@ -279,12 +293,14 @@ class NpyTest {
             arrays.put("layer.weight", new Npy.Array(new long[] {4, 3}, pattern(arena, new long[] {4, 3})));
             arrays.put("scalar", new Npy.Array(new long[0], pattern(arena, new long[0])));
             arrays.put("empty", new Npy.Array(new long[] {0}, pattern(arena, new long[] {0})));
+            arrays.put("count", new Npy.Array(new long[0], arena.allocateFrom(I64_LE, 1L << 40), DType.INT64));
             Path file = dir.resolve("rt.npz");
             Npy.writeNpz(file, arrays);
             Map<String, Npy.Array> back = Npy.readNpz(file, arena);
             assertEquals(List.copyOf(arrays.keySet()), List.copyOf(back.keySet()));
             for (String name : arrays.keySet()) {
                 assertArrayEquals(arrays.get(name).shape(), back.get(name).shape(), name);
+                assertEquals(arrays.get(name).dtype(), back.get(name).dtype(), name);
                 assertEquals(-1, arrays.get(name).data().mismatch(back.get(name).data()), name);
             }
         }
@@ -302,7 +318,11 @@ class NpyTest {
             Map<String, Npy.Array> arrays = new LinkedHashMap<>();
             arrays.put("fc1.weight", new Npy.Array(new long[] {3, 2}, data));
             arrays.put("fc1.bias", new Npy.Array(new long[] {2}, data.asSlice(0, 8)));
+            arrays.put("bn.num_batches_tracked",
+                    new Npy.Array(new long[0], arena.allocateFrom(I64_LE, 3), DType.INT64));
             Npy.writeNpz(dir.resolve("p.npz"), arrays);
+            Npy.write(dir.resolve("i.npy"), new Npy.Array(new long[] {2},
+                    arena.allocateFrom(I64_LE, -5, Long.MAX_VALUE), DType.INT64));
         }
         String bits = bitsList(values);
         List<String> expected = List.of(
@@ -310,15 +330,18 @@ class NpyTest {
                 "v.npy <f4 (6,) " + bits + " same-as-np.save=True",
                 "s.npy <f4 () [" + Float.floatToRawIntBits(1.5f) + "] same-as-np.save=True",
                 "p.npz:fc1.weight <f4 (3, 2) " + bits,
-                "p.npz:fc1.bias <f4 (2,) " + bitsList(Arrays.copyOf(values, 2)));
-        assertEquals(expected, runNumpy(dir, "m.npy", "v.npy", "s.npy", "p.npz"));
+                "p.npz:fc1.bias <f4 (2,) " + bitsList(Arrays.copyOf(values, 2)),
+                "p.npz:bn.num_batches_tracked <i8 () [3]",
+                "i.npy <i8 (2,) [-5, " + Long.MAX_VALUE + "] same-as-np.save=True");
+        assertEquals(expected, runNumpy(dir, "m.npy", "v.npy", "s.npy", "p.npz", "i.npy"));
     }
 
     private static final String NUMPY_DUMP = """
             import io, sys
             import numpy as np
             def show(name, a):
-                print(name, a.dtype.str, a.shape, a.reshape(-1).view('<u4').tolist(), end='')
+                bits = a.reshape(-1) if a.dtype.kind == 'i' else a.reshape(-1).view('<u4')
+                print(name, a.dtype.str, a.shape, bits.tolist(), end='')
             for name in sys.argv[1:]:
                 if name.endswith('.npz'):
                     with np.load(name) as z:

@@ -1,0 +1,117 @@
+package nnfuse.nn;
+
+import java.util.ArrayList;
+import java.util.List;
+import nnfuse.LayerNormOps;
+import nnfuse.LinearLnReluOps;
+import nnfuse.Tensor;
+
+/**
+ * PyTorch's {@code Linear(in, out)}, {@code LayerNorm(out, eps)} and
+ * {@code ReLU()} (the ReLU optional) in one native call,
+ * {@link LinearLnReluOps}, which never materializes the intermediate outputs.
+ *
+ * <p>It stands for those two or three modules: in a {@link Sequential} it takes
+ * as many indices, and its parameters carry their names, so at index {@code k}
+ * they are {@code "<k>.weight"} and {@code "<k>.bias"} (the Linear) and
+ * {@code "<k+1>.weight"} and {@code "<k+1>.bias"} (the LayerNorm); on its own it
+ * names them as {@code nn.Sequential(Linear, LayerNorm, ReLU)} would,
+ * {@code "0.weight"} to {@code "1.bias"}. A state dict of the unfused modules
+ * therefore loads unchanged. The Linear is initialized exactly as
+ * {@link Linear} with the same seed, the LayerNorm as {@link LayerNorm}.
+ *
+ * <p>Not thread-safe (see {@link Module}).
+ */
+public final class FusedLinearLayerNormReLU extends Module {
+    private final Linear linear;
+    private final LayerNorm layerNorm;
+    private final List<Module> parts;
+    private final boolean relu;
+    private final float eps;
+
+    /** With the ReLU and PyTorch's LayerNorm eps, 1e-5. */
+    public FusedLinearLayerNormReLU(long inFeatures, long outFeatures, long seed) {
+        this(inFeatures, outFeatures, true, LayerNormOps.DEFAULT_EPS, seed);
+    }
+
+    /**
+     * @param inFeatures  input features, >= 1
+     * @param outFeatures output features, >= 1
+     * @param relu        whether a ReLU follows the LayerNorm
+     * @param eps         the LayerNorm's eps; finite and >= 0
+     * @param seed        initializes the Linear as {@link Linear#Linear(long, long, boolean, long)} does
+     */
+    public FusedLinearLayerNormReLU(long inFeatures, long outFeatures, boolean relu, float eps, long seed) {
+        requireEps(eps);
+        List<Module> modules = new ArrayList<>();
+        this.linear = new Linear(inFeatures, outFeatures, true, seed);
+        modules.add(linear);
+        this.layerNorm = new LayerNorm(outFeatures, eps, true, true);
+        modules.add(layerNorm);
+        if (relu) {
+            modules.add(new ReLU());
+        }
+        this.parts = List.copyOf(modules);
+        this.relu = relu;
+        this.eps = eps;
+    }
+
+    /** The Linear's parameters and shape (its {@code forward} runs the Linear alone). */
+    public Linear linear() {
+        checkOpen();
+        return linear;
+    }
+
+    /** The LayerNorm's parameters. */
+    public LayerNorm layerNorm() {
+        checkOpen();
+        return layerNorm;
+    }
+
+    /** Returns {@code relu(layerNorm(linear(input)))} for {@code input} of shape {@code [..., in]}. */
+    @Override
+    public Tensor forward(Tensor input) {
+        checkOpen();
+        return LinearLnReluOps.forward(input, linear.weight().data(), linear.bias().data(),
+                layerNorm.weight().data(), layerNorm.bias().data(), eps, relu);
+    }
+
+    @Override
+    String extraRepr() {
+        return linear.extraRepr() + ", eps=" + eps + ", relu=" + py(relu);
+    }
+
+    @Override
+    long inFeatures() {
+        return linear.inFeatures();
+    }
+
+    @Override
+    List<Module> children() {
+        return parts;
+    }
+
+    @Override
+    List<Module> parts() {
+        return parts;
+    }
+
+    /**
+     * Counts the activations of the modules it stands for, and keeps its input
+     * plus what {@link LinearLnReluOps#savedBytes} reports; the unfused figure
+     * is what those modules keep when run one by one.
+     */
+    @Override
+    long[] summarize(String name, long[] in, List<Summary.Row> rows) {
+        List<Summary.Row> unfused = new ArrayList<>();
+        long[] out = in;
+        for (Module part : parts) {
+            out = part.summarize(name, out, unfused);
+        }
+        long rowCount = numel(in) / in[in.length - 1];
+        long saved = numel(in) * FLOAT_BYTES + LinearLnReluOps.savedBytes(rowCount, out[out.length - 1]);
+        rows.add(row(name, out, unfused.stream().mapToLong(Summary.Row::activationElements).sum(), saved,
+                unfused.stream().mapToLong(Summary.Row::savedBytes).sum()));
+        return out;
+    }
+}

@@ -1,0 +1,94 @@
+package nnfuse.nn;
+
+import java.lang.foreign.ValueLayout;
+import java.util.List;
+import nnfuse.LinearOps;
+import nnfuse.Tensor;
+import nnfuse.random.Philox4x32;
+
+/**
+ * {@code y = x W^T + b}, as PyTorch's {@code nn.Linear(in_features,
+ * out_features, bias)}: weight {@code [out, in]}, bias {@code [out]}.
+ *
+ * <p>Initialization is PyTorch's default, which {@code kaiming_uniform_(a=sqrt(5))}
+ * reduces to: weight and bias ~ U(-k, k) with {@code k = 1 / sqrt(in)}, drawn
+ * from the counter-based generator so that the seed fixes every value:
+ * weight element {@code i} (row-major) is {@code (2 u - 1) * k} rounded once to
+ * float, with {@code u = Philox4x32.uniform(Philox4x32.draw(seed, i))} in (0, 1];
+ * bias element {@code i} likewise from stream {@code seed + 1}. Values lie in
+ * {@code (-k, k]}.
+ *
+ * <p>Not thread-safe (see {@link Module}).
+ */
+public final class Linear extends Module {
+    private final long inFeatures;
+    private final long outFeatures;
+    private final Parameter weight;
+    private final Parameter bias;
+
+    /**
+     * @param inFeatures  input features, >= 1
+     * @param outFeatures output features, >= 1
+     * @param bias        whether to add a learned bias
+     * @param seed        fixes the initial weight (stream {@code seed}) and bias (stream {@code seed + 1})
+     */
+    public Linear(long inFeatures, long outFeatures, boolean bias, long seed) {
+        requirePositive("inFeatures", inFeatures);
+        requirePositive("outFeatures", outFeatures);
+        this.inFeatures = inFeatures;
+        this.outFeatures = outFeatures;
+        double bound = 1 / Math.sqrt(inFeatures);
+        this.weight = addParameter("weight", uniform(seed, bound, outFeatures, inFeatures));
+        this.bias = bias ? addParameter("bias", uniform(seed + 1, bound, outFeatures)) : null;
+    }
+
+    /** The weight, {@code [out, in]}. */
+    public Parameter weight() {
+        checkOpen();
+        return weight;
+    }
+
+    /** The bias, {@code [out]}, or null when built without one. */
+    public Parameter bias() {
+        checkOpen();
+        return bias;
+    }
+
+    /** Applies the layer to {@code input} of shape {@code [..., in]}; returns {@code [..., out]}. */
+    @Override
+    public Tensor forward(Tensor input) {
+        checkOpen();
+        return LinearOps.forward(input, weight.data(), data(bias));
+    }
+
+    @Override
+    String extraRepr() {
+        return "in_features=" + inFeatures + ", out_features=" + outFeatures + ", bias=" + py(bias != null);
+    }
+
+    @Override
+    long inFeatures() {
+        return inFeatures;
+    }
+
+    /** Keeps its input, from which the weight gradient is formed. */
+    @Override
+    long[] summarize(String name, long[] in, List<Summary.Row> rows) {
+        requireFeatures(in, in.length - 1, inFeatures);
+        long[] out = in.clone();
+        out[out.length - 1] = outFeatures;
+        long saved = numel(in) * FLOAT_BYTES;
+        rows.add(row(name, out, numel(out), saved, saved));
+        return out;
+    }
+
+    /** A tensor of the given shape with elements {@code (2 u - 1) * bound}, u from Philox stream {@code seed}. */
+    private static Tensor uniform(long seed, double bound, long... shape) {
+        Tensor t = Tensor.zeros(shape);
+        for (long i = 0; i < t.numel(); i++) {
+            double u = Philox4x32.uniform(Philox4x32.draw(seed, i));
+            t.segment().setAtIndex(ValueLayout.JAVA_FLOAT, i, (float) ((2 * u - 1) * bound));
+        }
+        return t;
+    }
+}

@@ -1,0 +1,111 @@
+package nnfuse.nn;
+
+import java.util.List;
+import nnfuse.Tensor;
+
+/**
+ * Modules applied in order, as PyTorch's {@code nn.Sequential}. Children are
+ * indexed as PyTorch indexes them, by the modules they stand for: a
+ * {@link FusedLinearLayerNormReLU} takes two or three indices, every other
+ * module one; state-dict keys are {@code "<index>.<name>"}.
+ *
+ * <p>The container owns its children: {@link #close()} closes them, and
+ * {@link #train()} and {@link #eval()} reach them. Not thread-safe (see
+ * {@link Module}).
+ */
+public final class Sequential extends Module {
+    private final List<Module> modules;
+
+    /** A container of {@code modules}, which it takes ownership of. */
+    public Sequential(Module... modules) {
+        if (modules == null) {
+            throw new IllegalArgumentException("modules must not be null");
+        }
+        for (int i = 0; i < modules.length; i++) {
+            if (modules[i] == null) {
+                throw new IllegalArgumentException("modules[" + i + "] must not be null");
+            }
+            modules[i].checkOpen();
+        }
+        this.modules = List.of(modules);
+    }
+
+    /** The children in order (as given, fused blocks counting once). */
+    public List<Module> modules() {
+        checkOpen();
+        return modules;
+    }
+
+    /**
+     * Runs the children in order, freeing each intermediate result; with no
+     * children, returns a copy of {@code input} (PyTorch returns the input).
+     */
+    @Override
+    public Tensor forward(Tensor input) {
+        checkOpen();
+        if (modules.isEmpty()) {
+            return copy(input);
+        }
+        Tensor current = null;
+        try {
+            for (Module m : modules) {
+                Tensor next = m.forward(current == null ? input : current);
+                if (current != null) {
+                    current.close();
+                }
+                current = next;
+            }
+        } catch (RuntimeException e) {
+            if (current != null) {
+                current.close();
+            }
+            throw e;
+        }
+        return current;
+    }
+
+    /** PyTorch's multi-line repr: one {@code (index): module} line per child. */
+    @Override
+    public String toString() {
+        if (modules.isEmpty()) {
+            return "Sequential()";
+        }
+        StringBuilder b = new StringBuilder("Sequential(\n");
+        int index = 0;
+        for (Module m : modules) {
+            String child = m.toString().replace("\n", "\n  ");
+            b.append("  (").append(indexName(index, m)).append("): ").append(child).append('\n');
+            index += m.parts().size();
+        }
+        return b.append(')').toString();
+    }
+
+    @Override
+    long inFeatures() {
+        return modules.stream().mapToLong(Module::inFeatures).filter(f -> f >= 1).findFirst().orElse(-1);
+    }
+
+    @Override
+    List<Module> children() {
+        return modules;
+    }
+
+    /** One row per child (nested containers contribute their rows, named {@code "<index>.<inner>"}). */
+    @Override
+    long[] summarize(String name, long[] in, List<Summary.Row> rows) {
+        String prefix = name.isEmpty() ? "" : name + ".";
+        long[] shape = in;
+        int index = 0;
+        for (Module m : modules) {
+            shape = m.summarize(prefix + indexName(index, m), shape, rows);
+            index += m.parts().size();
+        }
+        return shape;
+    }
+
+    /** {@code "k"}, or {@code "k-l"} for a module standing for indices k to l. */
+    private static String indexName(int index, Module m) {
+        int span = m.parts().size();
+        return span == 1 ? Integer.toString(index) : index + "-" + (index + span - 1);
+    }
+}
