@@ -9,8 +9,10 @@ import nnfuse.random.Philox4x32;
  * <p>Every step is a single float operation (the threshold {@code 1 - p}, the
  * factor {@code 1 / (1 - p)}, one product), so float arithmetic here is exact
  * to the specification and the native kernels must match it bit for bit; no
- * wider accumulation is involved. {@code seed} and {@code offset} are unsigned
- * 64-bit values in {@code long}s. Stateless and thread-safe.
+ * wider accumulation is involved (the double form of the forward, for finite
+ * differences, only skips the product's rounding). {@code seed} and
+ * {@code offset} are unsigned 64-bit values in {@code long}s. Stateless and
+ * thread-safe.
  */
 public final class DropoutReference {
     private DropoutReference() {}
