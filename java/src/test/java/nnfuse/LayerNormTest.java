@@ -8,7 +8,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.lang.foreign.Arena;
 import java.util.Arrays;
 import java.util.List;
-import java.util.function.DoubleSupplier;
 import java.util.stream.Stream;
 import nnfuse.reference.LayerNormReference;
 import nnfuse.testing.FiniteDifferences;
@@ -42,7 +41,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  * doubles both. {@code dgamma = sum_r dy xhat} errs by {@code D E} per term ({@code D} the largest |dy|) and
  * {@code dbeta = sum_r dy} only by its final rounding (it is summed in double); both are sums over the rows,
  * widened by {@link Tolerance#forReduction}. The reference backward itself is checked against central finite
- * differences of the double reference forward with {@link FiniteDifferences#TOLERANCE}.
+ * differences of the double reference forward with {@link FiniteDifferences#SCALED_TOLERANCE}.
  */
 class LayerNormTest {
     private static final Tolerance Y = Tolerance.of(1e-5, 1e-5);
@@ -205,24 +204,25 @@ class LayerNormTest {
             double[] x = TestData.widen(TestData.normal(seed, rows * cols, 0.5, 2));
             double[] gamma = TestData.widen(TestData.normal(seed + 1, cols, 1, 0.5));
             double[] beta = TestData.widen(TestData.normal(seed + 2, cols, 0, 0.5));
-            double[] dy = TestData.widen(TestData.normal(seed + 3, rows * cols, 0, 1));
+            float[] dy = TestData.normal(seed + 3, rows * cols, 0, 1);
+            double[] dyd = TestData.widen(dy);
             double eps = 1e-5;
-            DoubleSupplier loss = () -> FiniteDifferences.dot(dy,
-                    LayerNormReference.forward(x, gamma, beta, rows, cols, eps).y());
             LayerNormReference.Forward fwd = LayerNormReference.forward(x, gamma, beta, rows, cols, eps);
-            LayerNormReference.Gradients g = LayerNormReference.backward(dy, x, fwd.mean(), fwd.rstd(), gamma, rows,
+            LayerNormReference.Gradients g = LayerNormReference.backward(dyd, x, fwd.mean(), fwd.rstd(), gamma, rows,
                     cols);
             String what = "layerNorm ref vs finite diff ";
-            FiniteDifferences.TOLERANCE.assertClose(what + "dx", FiniteDifferences.gradient(x, loss), g.dx());
-            FiniteDifferences.TOLERANCE.assertClose(what + "dgamma", FiniteDifferences.gradient(gamma, loss),
-                    g.dgamma());
-            FiniteDifferences.TOLERANCE.assertClose(what + "dbeta", FiniteDifferences.gradient(beta, loss), g.dbeta());
+            Tolerance fd = FiniteDifferences.SCALED_TOLERANCE;
+            fd.assertClose(what + "dx", FiniteDifferences.gradientScaled(v -> FiniteDifferences.dot(dy,
+                    LayerNormReference.forward(v, gamma, beta, rows, cols, eps).y()), x), g.dx());
+            fd.assertClose(what + "dgamma", FiniteDifferences.gradientScaled(v -> FiniteDifferences.dot(dy,
+                    LayerNormReference.forward(x, v, beta, rows, cols, eps).y()), gamma), g.dgamma());
+            fd.assertClose(what + "dbeta", FiniteDifferences.gradientScaled(v -> FiniteDifferences.dot(dy,
+                    LayerNormReference.forward(x, gamma, v, rows, cols, eps).y()), beta), g.dbeta());
 
-            DoubleSupplier plainLoss = () -> FiniteDifferences.dot(dy,
-                    LayerNormReference.forward(x, null, null, rows, cols, eps).y());
             LayerNormReference.Forward plain = LayerNormReference.forward(x, null, null, rows, cols, eps);
-            FiniteDifferences.TOLERANCE.assertClose(what + "dx", FiniteDifferences.gradient(x, plainLoss),
-                    LayerNormReference.backward(dy, x, plain.mean(), plain.rstd(), null, rows, cols).dx());
+            fd.assertClose(what + "dx", FiniteDifferences.gradientScaled(v -> FiniteDifferences.dot(dy,
+                    LayerNormReference.forward(v, null, null, rows, cols, eps).y()), x),
+                    LayerNormReference.backward(dyd, x, plain.mean(), plain.rstd(), null, rows, cols).dx());
         }
     }
 

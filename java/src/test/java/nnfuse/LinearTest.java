@@ -7,7 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import java.lang.foreign.Arena;
 import java.util.Arrays;
 import java.util.List;
-import java.util.function.DoubleSupplier;
 import java.util.stream.Stream;
 import nnfuse.reference.LinearReference;
 import nnfuse.testing.FiniteDifferences;
@@ -39,7 +38,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  * the rows (the batch) for dW, widened by {@link Tolerance#forReduction}. {@code db = sum_r dy} is the product
  * of dy with a vector of ones and gets the same policy over the rows; the kernel sums it in double, which only
  * adds margin. The reference backward itself is checked against central finite differences of the double
- * reference forward with {@link FiniteDifferences#TOLERANCE}. Accumulation ({@code old + new}, one float
+ * reference forward with {@link FiniteDifferences#SCALED_TOLERANCE}. Accumulation ({@code old + new}, one float
  * addition per element), optional gradients, threads and batch layout are compared bit for bit.
  */
 class LinearTest {
@@ -258,13 +257,16 @@ class LinearTest {
             double[] x = TestData.widen(TestData.normal(seed, rows * in, 0, 1));
             double[] w = TestData.widen(TestData.normal(seed + 1, out * in, 0, 1));
             double[] b = TestData.widen(TestData.normal(seed + 2, out, 0, 1));
-            double[] dy = TestData.widen(TestData.normal(seed + 3, rows * out, 0, 1));
-            DoubleSupplier loss = () -> FiniteDifferences.dot(dy, LinearReference.forward(x, w, b, rows, in, out));
-            LinearReference.Gradients g = LinearReference.backward(dy, x, w, rows, in, out);
+            float[] dy = TestData.normal(seed + 3, rows * out, 0, 1);
+            LinearReference.Gradients g = LinearReference.backward(TestData.widen(dy), x, w, rows, in, out);
             String what = "linear ref vs finite diff ";
-            FiniteDifferences.TOLERANCE.assertClose(what + "dx", FiniteDifferences.gradient(x, loss), g.dx());
-            FiniteDifferences.TOLERANCE.assertClose(what + "dweight", FiniteDifferences.gradient(w, loss), g.dw());
-            FiniteDifferences.TOLERANCE.assertClose(what + "dbias", FiniteDifferences.gradient(b, loss), g.db());
+            Tolerance fd = FiniteDifferences.SCALED_TOLERANCE;
+            fd.assertClose(what + "dx", FiniteDifferences.gradientScaled(
+                    v -> FiniteDifferences.dot(dy, LinearReference.forward(v, w, b, rows, in, out)), x), g.dx());
+            fd.assertClose(what + "dweight", FiniteDifferences.gradientScaled(
+                    v -> FiniteDifferences.dot(dy, LinearReference.forward(x, v, b, rows, in, out)), w), g.dw());
+            fd.assertClose(what + "dbias", FiniteDifferences.gradientScaled(
+                    v -> FiniteDifferences.dot(dy, LinearReference.forward(x, w, v, rows, in, out)), b), g.db());
         }
     }
 
@@ -303,7 +305,8 @@ class LinearTest {
         BackwardCase c = BackwardCase.of(33, 129, 31);
         float[][] all = c.run(null, false);
         try (Tensor dy = Tensor.of(c.dy, 33, 31); Tensor x = Tensor.of(c.x, 33, 129);
-                Tensor w = Tensor.of(c.w, 31, 129); Tensor dx = Tensor.zeros(33, 129); Tensor dw = Tensor.zeros(31, 129); Tensor db = Tensor.zeros(31)) {
+                Tensor w = Tensor.of(c.w, 31, 129); Tensor dx = Tensor.zeros(33, 129);
+                Tensor dw = Tensor.zeros(31, 129); Tensor db = Tensor.zeros(31)) {
             LinearOps.backward(dx, null, null, dy, x, w, false);
             LinearOps.backward(null, dw, null, dy, x, w, false);
             LinearOps.backward(null, null, db, dy, x, w, false);

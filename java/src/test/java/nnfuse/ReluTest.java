@@ -23,7 +23,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  * <p>Tolerance: none for the native ops. {@code max(x, 0)} returns one of its inputs and the backward pass
  * returns {@code dy} or 0, so no rounding happens and every comparison is exact ({@code atol = rtol = 0}; NaN
  * must match NaN; {@code -0.0} and {@code +0.0} compare equal, as the brief of the op allows either). The
- * reference backward is checked against central differences with {@link FiniteDifferences#TOLERANCE}, on
+ * reference backward is checked against central differences with {@link FiniteDifferences#SCALED_TOLERANCE}, on
  * inputs at least 0.1 away from the kink at 0, where ReLU is linear within the step.
  */
 class ReluTest {
@@ -121,10 +121,10 @@ class ReluTest {
             for (int i = 0; i < n; i++) {
                 x[i] = signs[i] < 0 ? -x[i] : x[i];
             }
-            double[] dy = TestData.widen(TestData.normal(n, n, 0, 1));
-            double[] fd = FiniteDifferences.gradient(x, () -> FiniteDifferences.dot(dy, ReluReference.forward(x)));
-            FiniteDifferences.TOLERANCE.assertClose("relu ref vs finite diff dx", fd,
-                    ReluReference.backward(dy, ReluReference.forward(x)));
+            float[] dy = TestData.normal(n, n, 0, 1);
+            double[] fd = FiniteDifferences.gradientScaled(v -> FiniteDifferences.dot(dy, ReluReference.forward(v)), x);
+            FiniteDifferences.SCALED_TOLERANCE.assertClose("relu ref vs finite diff dx", fd,
+                    ReluReference.backward(TestData.widen(dy), ReluReference.forward(x)));
         }
     }
 
