@@ -234,20 +234,19 @@ NF_API int32_t nf_batchnorm_fwd_train_f32(float *y, float *save_mean, float *sav
     double *part_m2 = part_mean + stat.row_tiles * c;
     const train_outputs out = {save_mean, save_rstd, running_mean, running_var};
 
-#pragma omp parallel num_threads(nf_threads()) if (n * c >= NF_PARALLEL_MIN_WORK)
-    {
-#pragma omp for schedule(static)
+    NF_PARALLEL_IF(n * c >= NF_PARALLEL_MIN_WORK, nf_threads(),
+        _Pragma("omp for schedule(static)")
         for (int64_t t = 0; t < stat_tiles; t++) {
             const tile s = tile_at(&stat, t);
             const int64_t at = s.row_tile * c + s.j0;
             tile_moments(part_mean + at, part_m2 + at, x + s.r0 * c + s.j0, c, s);
         }
-#pragma omp for schedule(static)
+        _Pragma("omp for schedule(static)")
         for (int64_t j = 0; j < c; j++)
             finish_column(&stat, j, part_mean, part_m2, a, out, gamma, beta, eps, momentum);
-#pragma omp for schedule(static)
+        _Pragma("omp for schedule(static)")
         for (int64_t t = 0; t < apply_tiles; t++) affine_apply(y, x, c, tile_at(&apply, t), a);
-    }
+    );
     free(part_mean);
     free(a.hi);
     return NF_OK;
@@ -280,14 +279,13 @@ NF_API int32_t nf_batchnorm_fwd_eval_f32(float *y, const float *x, const float *
     if (a.hi == NULL)
         return nf_fail(NF_ERR_OUT_OF_MEMORY, "%s: cannot allocate the scales of %lld columns", op, (long long)c);
 
-#pragma omp parallel num_threads(nf_threads()) if (n * c >= NF_PARALLEL_MIN_WORK)
-    {
-#pragma omp for schedule(static)
+    NF_PARALLEL_IF(n * c >= NF_PARALLEL_MIN_WORK, nf_threads(),
+        _Pragma("omp for schedule(static)")
         for (int64_t j = 0; j < c; j++)
             affine_set(a, j, running_mean[j], running_rstd(running_var[j], eps), gamma, beta);
-#pragma omp for schedule(static)
+        _Pragma("omp for schedule(static)")
         for (int64_t t = 0; t < apply_tiles; t++) affine_apply(y, x, c, tile_at(&apply, t), a);
-    }
+    );
     free(a.hi);
     return NF_OK;
 }
@@ -430,19 +428,18 @@ static int32_t batchnorm_bwd(const char *op, const bwd_args *g, int64_t n, int64
     if (m.a == NULL)
         return nf_fail(NF_ERR_OUT_OF_MEMORY, "%s: cannot allocate the sums of %lld columns", op, (long long)c);
 
-#pragma omp parallel num_threads(nf_threads()) if (n * c >= NF_PARALLEL_MIN_WORK)
-    {
+    NF_PARALLEL_IF(n * c >= NF_PARALLEL_MIN_WORK, nf_threads(),
         if (have_sums) {
-#pragma omp for schedule(static)
+            _Pragma("omp for schedule(static)")
             for (int64_t t = 0; t < stat_tiles; t++) tile_grad_sums(m, g, c, tile_at(&stat, t));
         }
-#pragma omp for schedule(static)
+        _Pragma("omp for schedule(static)")
         for (int64_t j = 0; j < c; j++) finish_grad_column(&stat, j, m, g, train, have_sums);
         if (g->dx != NULL) {
-#pragma omp for schedule(static)
+            _Pragma("omp for schedule(static)")
             for (int64_t t = 0; t < apply_tiles; t++) grad_apply(g, c, tile_at(&apply, t), m);
         }
-    }
+    );
     free(m.a);
     return NF_OK;
 }

@@ -74,12 +74,14 @@ static void dropout_run(float *y, const float *x, int64_t n, uint64_t seed, uint
     /* p == 1 keeps nothing; a finite factor there keeps 0 * scale a zero instead of NaN. */
     const float scale = mode == MODE_INVERTED && p < 1.0f ? nf_dropout_scale(p) : 1.0f;
     const int64_t chunks = (n + CHUNK - 1) / CHUNK;
-#pragma omp parallel for schedule(static) num_threads(nf_threads()) if (n >= NF_PARALLEL_MIN_WORK)
-    for (int64_t c = 0; c < chunks; c++) {
-        const int64_t i0 = c * CHUNK;
-        const int64_t len = n - i0 < CHUNK ? n - i0 : CHUNK;
-        dropout_chunk(y + i0, x == NULL ? NULL : x + i0, i0, len, seed, offset, threshold, scale, mode);
-    }
+    NF_PARALLEL_IF(n >= NF_PARALLEL_MIN_WORK, nf_threads(),
+        _Pragma("omp for schedule(static)")
+        for (int64_t c = 0; c < chunks; c++) {
+            const int64_t i0 = c * CHUNK;
+            const int64_t len = n - i0 < CHUNK ? n - i0 : CHUNK;
+            dropout_chunk(y + i0, x == NULL ? NULL : x + i0, i0, len, seed, offset, threshold, scale, mode);
+        }
+    );
 }
 
 /* Checks shared by both entry points: n, p, and a stream range o .. o + n - 1 that does not wrap. */

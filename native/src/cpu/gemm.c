@@ -83,9 +83,13 @@ typedef struct {
 typedef void tile_fn(const float *a, const float *b, int64_t panel_stride, int64_t kc, int mr, int nr,
                      const tile_io *io);
 
+/* Packs panel columns [0, n) of the weight w (row j at w + j * inner), n <= 16, into dst (nf_gemm_pack_weight_f32). */
+typedef void pack_panel_fn(float *dst, const float *w, int64_t inner, int64_t n);
+
 typedef struct {
     int mr, nr;
     tile_fn *tile;
+    pack_panel_fn *pack_weight_panel;
 } micro_kernel;
 
 /* The starting sums of an edge tile into buf (row stride ldb, zero elsewhere), for kernels that stage edges. */
@@ -109,6 +113,21 @@ static inline void stage_finish(const float *buf, int ldb, int mr, int nr, const
             if (io->accumulate) v = io->c[i * io->ldc + j] + v;
             io->c[i * io->ldc + j] = v;
         }
+}
+
+/*
+ * Terms [k0, inner) of panel columns [0, n) of the weight, zero past column n:
+ * the column-by-column transposition every level finishes a panel with.
+ */
+static void pack_weight_terms(float *dst, const float *w, int64_t inner, int64_t n, int64_t k0) {
+    for (int64_t j = 0; j < NF_GEMM_PANEL; j++) {
+        const float *row = w + j * inner;
+        for (int64_t k = k0; k < inner; k++) dst[k * NF_GEMM_PANEL + j] = j < n ? row[k] : 0.0f;
+    }
+}
+
+static void scalar_pack_weight_panel(float *dst, const float *w, int64_t inner, int64_t n) {
+    pack_weight_terms(dst, w, inner, n, 0);
 }
 
 /*
@@ -183,7 +202,7 @@ static void scalar_tile(const float *a, const float *b, int64_t panel_stride, in
 /*
  * AVX2 level: 6 x 16 sums in 12 registers, two loads of b and six broadcasts
  * of a per step of k for twelve fused multiply-adds (the BLIS Haswell kernel's
- * shape). Full tiles load and store c directly; edge tiles are staged.
+ * shape). Tiles as wide as a panel load and store c directly; narrower ones (the last panel's) are staged.
  */
 #define AVX2_MR 6
 
@@ -192,7 +211,7 @@ NF_TARGET_AVX2 static inline __attribute__((always_inline)) void avx2_tile_rows(
                                                                                const tile_io *io) {
     __m256 lo[AVX2_MR], hi[AVX2_MR];
     float buf[AVX2_MR * NF_GEMM_PANEL];
-    const int full = mr == AVX2_MR && nr == NF_GEMM_PANEL;
+    const int full = nr == NF_GEMM_PANEL;
     const float *start = io->partial;
     int64_t ld = io->ldp;
     if (!full) {
@@ -263,6 +282,39 @@ NF_TARGET_AVX2 static void avx2_tile(const float *a, const float *b, int64_t pan
 }
 
 /*
+ * 8 x 8 blocks of a full panel of the weight, transposed in registers
+ * (unpack, shuffle, then swap 128-bit halves); the last terms column by column.
+ */
+NF_TARGET_AVX2 static void avx2_pack_weight_panel(float *dst, const float *w, int64_t inner, int64_t n) {
+    if (n < NF_GEMM_PANEL) {
+        pack_weight_terms(dst, w, inner, n, 0);
+        return;
+    }
+    int64_t k0 = 0;
+    for (; k0 + 8 <= inner; k0 += 8)
+        for (int half = 0; half < 2; half++) {
+            __m256 r[8], t[8], u[8];
+            for (int j = 0; j < 8; j++) r[j] = _mm256_loadu_ps(w + (half * 8 + j) * inner + k0);
+            for (int j = 0; j < 8; j += 2) {
+                t[j] = _mm256_unpacklo_ps(r[j], r[j + 1]);
+                t[j + 1] = _mm256_unpackhi_ps(r[j], r[j + 1]);
+            }
+            for (int j = 0; j < 8; j += 4) {
+                u[j] = _mm256_shuffle_ps(t[j], t[j + 2], 0x44);
+                u[j + 1] = _mm256_shuffle_ps(t[j], t[j + 2], 0xEE);
+                u[j + 2] = _mm256_shuffle_ps(t[j + 1], t[j + 3], 0x44);
+                u[j + 3] = _mm256_shuffle_ps(t[j + 1], t[j + 3], 0xEE);
+            }
+            for (int k = 0; k < 4; k++) {
+                _mm256_storeu_ps(dst + (k0 + k) * NF_GEMM_PANEL + half * 8, _mm256_permute2f128_ps(u[k], u[k + 4], 0x20));
+                _mm256_storeu_ps(dst + (k0 + k + 4) * NF_GEMM_PANEL + half * 8,
+                                 _mm256_permute2f128_ps(u[k], u[k + 4], 0x31));
+            }
+        }
+    pack_weight_terms(dst, w, inner, n, k0);
+}
+
+/*
  * AVX-512 level: 12 x 32 sums (two panels) in 24 of the 32 registers, two
  * loads of b and twelve broadcasts per step for 24 fused multiply-adds; a
  * last panel of its own runs as 12 x 16. Edge tiles are staged.
@@ -275,7 +327,7 @@ NF_TARGET_AVX512 static inline __attribute__((always_inline)) void avx512_tile_r
     const tile_io *io) {
     __m512 acc[AVX512_MR][2];
     float buf[AVX512_MR * AVX512_NR];
-    const int full = mr == AVX512_MR && nr == panels * NF_GEMM_PANEL;
+    const int full = nr == panels * NF_GEMM_PANEL;
     const float *start = io->partial;
     int64_t ld = io->ldp;
     if (!full) {
@@ -350,17 +402,18 @@ NF_TARGET_AVX512 static void avx512_tile(const float *a, const float *b, int64_t
     }
 }
 
+/* AVX-512 brings nothing to the transposition of 16-wide panels: its level packs as AVX2 does. */
 static const micro_kernel KERNELS[NF_CPU_LEVELS] = {
-    {SCALAR_MR, NF_GEMM_PANEL, scalar_tile},
-    {AVX2_MR, NF_GEMM_PANEL, avx2_tile},
-    {AVX512_MR, AVX512_NR, avx512_tile},
+    {SCALAR_MR, NF_GEMM_PANEL, scalar_tile, scalar_pack_weight_panel},
+    {AVX2_MR, NF_GEMM_PANEL, avx2_tile, avx2_pack_weight_panel},
+    {AVX512_MR, AVX512_NR, avx512_tile, avx2_pack_weight_panel},
 };
 #else
 /* Only the scalar level runs off x86-64 (dispatch.c never selects the others there). */
 static const micro_kernel KERNELS[NF_CPU_LEVELS] = {
-    {SCALAR_MR, NF_GEMM_PANEL, scalar_tile},
-    {SCALAR_MR, NF_GEMM_PANEL, scalar_tile},
-    {SCALAR_MR, NF_GEMM_PANEL, scalar_tile},
+    {SCALAR_MR, NF_GEMM_PANEL, scalar_tile, scalar_pack_weight_panel},
+    {SCALAR_MR, NF_GEMM_PANEL, scalar_tile, scalar_pack_weight_panel},
+    {SCALAR_MR, NF_GEMM_PANEL, scalar_tile, scalar_pack_weight_panel},
 };
 #endif
 
@@ -372,20 +425,13 @@ int64_t nf_gemm_packed_numel(int64_t inner, int64_t cols) {
     return padded * inner;
 }
 
-void nf_gemm_pack_weight_f32(float *packed, const float *w, int64_t inner, int64_t cols) {
+void nf_gemm_pack_weight_f32(int level, float *packed, const float *w, int64_t inner, int64_t cols) {
+    pack_panel_fn *pack_panel = KERNELS[level].pack_weight_panel;
     const int64_t panels = ceil_div(cols, NF_GEMM_PANEL);
 #pragma omp for schedule(static)
     for (int64_t p = 0; p < panels; p++) {
-        float *dst = packed + p * NF_GEMM_PANEL * inner;
         const int64_t j0 = p * NF_GEMM_PANEL;
-        const int64_t n = min64(NF_GEMM_PANEL, cols - j0);
-        /* 16 x 16 blocks: each row of w is read a cache line at a time, the panel written in order. */
-        for (int64_t k0 = 0; k0 < inner; k0 += NF_GEMM_PANEL) {
-            const int64_t kn = min64(NF_GEMM_PANEL, inner - k0);
-            for (int64_t j = 0; j < NF_GEMM_PANEL; j++)
-                for (int64_t k = 0; k < kn; k++)
-                    dst[(k0 + k) * NF_GEMM_PANEL + j] = j < n ? w[(j0 + j) * inner + k0 + k] : 0.0f;
-        }
+        pack_panel(packed + j0 * inner, w + j0 * inner, inner, min64(NF_GEMM_PANEL, cols - j0));
     }
 }
 
@@ -408,18 +454,32 @@ void nf_gemm_pack_rows_f32(float *packed, const float *b, int64_t inner, int64_t
     }
 }
 
-/* Rows [r0, r1) and terms [k0, k0 + kc) of a into micro-panels of mr rows: element (i, k) at [k * mr + i]. */
+/*
+ * One micro-panel: rows [0, n) of a from src, element (i, k) at
+ * panel[k * mr + i]. Written in order, a column of the micro-panel at a time
+ * (a store stream with a stride of mr floats runs into false dependences on
+ * the loads, 4 KiB aliasing, at several times the cost); inlined with n
+ * constant for full micro-panels, so that the column is straight-line code.
+ */
+static inline __attribute__((always_inline)) void pack_micro_panel(float *panel, nf_gemm_operand a,
+                                                                   const float *src, int64_t kc, int mr,
+                                                                   const int64_t n) {
+    for (int64_t k = 0; k < kc; k++)
+        for (int64_t r = 0; r < n; r++) panel[k * mr + r] = src[r * a.row_stride + k * a.k_stride];
+}
+
+/* Rows [r0, r1) and terms [k0, k0 + kc) of a into micro-panels of mr rows. */
 static void pack_a(float *dst, nf_gemm_operand a, int64_t r0, int64_t r1, int64_t k0, int64_t kc, int mr) {
     for (int64_t i = r0; i < r1; i += mr) {
         float *panel = dst + (i - r0) * kc;
+        const float *src = a.p + i * a.row_stride + k0 * a.k_stride;
         const int64_t n = min64(mr, r1 - i);
-        for (int64_t r = 0; r < n; r++) {
-            const float *src = a.p + (i + r) * a.row_stride + k0 * a.k_stride;
-            if (a.k_stride == 1)
-                for (int64_t k = 0; k < kc; k++) panel[k * mr + r] = src[k];
-            else
-                for (int64_t k = 0; k < kc; k++) panel[k * mr + r] = src[k * a.k_stride];
-        }
+        if (n == 6)
+            pack_micro_panel(panel, a, src, kc, mr, 6);
+        else if (n == 12)
+            pack_micro_panel(panel, a, src, kc, mr, 12);
+        else
+            pack_micro_panel(panel, a, src, kc, mr, n);
     }
 }
 
@@ -599,13 +659,6 @@ void nf_gemm_f32(const nf_gemm_workspace *ws, float *c, nf_gemm_operand a, const
                  const float *bias, int64_t rows, int64_t inner, int64_t cols, const nf_gemm_epilogue *epilogue) {
     const product g = {&KERNELS[ws->level], c, a, packed_b, bias, rows, inner, cols, 0};
     run_product(ws, &g, epilogue);
-}
-
-void nf_gemm_nt_f32(const nf_gemm_workspace *ws, float *c, const float *a, const float *b, const float *bias,
-                    int64_t rows, int64_t inner, int64_t cols) {
-    nf_gemm_pack_weight_f32(ws->packed_b, b, inner, cols);
-    const nf_gemm_operand a_rows = {a, inner, 1};
-    nf_gemm_f32(ws, c, a_rows, ws->packed_b, bias, rows, inner, cols, NULL);
 }
 
 void nf_gemm_nn_f32(const nf_gemm_workspace *ws, float *c, const float *a, const float *b, int64_t rows,

@@ -43,11 +43,13 @@ int64_t nf_gemm_packed_numel(int64_t inner, int64_t cols);
 /*
  * Packs the weight w[cols, inner] (PyTorch's [out, in] layout) as the b of
  * c = a w^T: panel p holds b[k, j] = w[p * 16 + j, k] at
- * packed[p * 16 * inner + k * 16 + j], zero past the last column.
+ * packed[p * 16 * inner + k * 16 + j], zero past the last column; the code
+ * of `level` moves the data, and the bytes are the same at every level.
+ * Team-shared.
  */
-void nf_gemm_pack_weight_f32(float *packed, const float *w, int64_t inner, int64_t cols);
+void nf_gemm_pack_weight_f32(int level, float *packed, const float *w, int64_t inner, int64_t cols);
 
-/* Packs b[inner, cols] (row-major, as stored) into the same panels. */
+/* Packs b[inner, cols] (row-major, as stored) into the same panels. Team-shared. */
 void nf_gemm_pack_rows_f32(float *packed, const float *b, int64_t inner, int64_t cols);
 
 /* The left operand: element (i, k) at p[i * row_stride + k * k_stride]. */
@@ -100,13 +102,6 @@ void nf_gemm_workspace_free(nf_gemm_workspace *ws);
  */
 void nf_gemm_f32(const nf_gemm_workspace *ws, float *c, nf_gemm_operand a, const float *packed_b,
                  const float *bias, int64_t rows, int64_t inner, int64_t cols, const nf_gemm_epilogue *epilogue);
-
-/*
- * c = a b^T (+ bias) for a[rows, inner] and the weight b[cols, inner]: the
- * forward product, packing b into ws->packed_b first. Team-shared.
- */
-void nf_gemm_nt_f32(const nf_gemm_workspace *ws, float *c, const float *a, const float *b, const float *bias,
-                    int64_t rows, int64_t inner, int64_t cols);
 
 /*
  * c = a b for a[rows, inner] and b[inner, cols]: dX = dY W in the backward

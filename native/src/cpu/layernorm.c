@@ -95,10 +95,12 @@ NF_API int32_t nf_layernorm_fwd_f32(float *y, float *mean, float *rstd, const fl
     if (status != NF_OK) return status;
 
     const int parallel = rows > 1 && rows * cols >= NF_PARALLEL_MIN_WORK;
-#pragma omp parallel for schedule(static) num_threads(nf_threads()) if (parallel)
-    for (int64_t r = 0; r < rows; r++)
-        nf_layernorm_row_f32(y + r * cols, mean ? mean + r : NULL, rstd ? rstd + r : NULL,
-                             x + r * cols, gamma, beta, cols, eps);
+    NF_PARALLEL_IF(parallel, nf_threads(),
+        _Pragma("omp for schedule(static)")
+        for (int64_t r = 0; r < rows; r++)
+            nf_layernorm_row_f32(y + r * cols, mean ? mean + r : NULL, rstd ? rstd + r : NULL,
+                                 x + r * cols, gamma, beta, cols, eps);
+    );
     return NF_OK;
 }
 
@@ -204,13 +206,12 @@ NF_API int32_t nf_layernorm_bwd_f32(float *dx, float *dgamma, float *dbeta, cons
     if (mean_lo == NULL)
         return nf_fail(NF_ERR_OUT_OF_MEMORY, "%s: cannot allocate %lld floats of scratch", op,
                        (long long)rows);
-#pragma omp parallel num_threads(nf_threads()) if (n >= NF_PARALLEL_MIN_WORK)
-    {
-#pragma omp for schedule(static)
+    NF_PARALLEL_IF(n >= NF_PARALLEL_MIN_WORK, nf_threads(),
+        _Pragma("omp for schedule(static)")
         for (int64_t r = 0; r < rows; r++) mean_lo[r] = nf_layernorm_mean_lo_f32(x + r * cols, cols, mean[r]);
         nf_layernorm_bwd_team_f32(dx, dgamma, dbeta, dy, x, mean, mean_lo, rstd, gamma, rows, cols,
                                   accumulate);
-    }
+    );
     free(mean_lo);
     return NF_OK;
 }

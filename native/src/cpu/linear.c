@@ -57,11 +57,10 @@ static int32_t forward(const char *op, float *y, const float *x, const float *we
     status = nf_gemm_workspace_alloc(&ws, op, level, parallel ? nf_threads() : 1, rows, in_features, packed_numel, 0);
     if (status != NF_OK) return status;
     const nf_gemm_operand a = {x, in_features, 1};
-#pragma omp parallel num_threads(ws.threads) if (parallel)
-    {
-        if (packed == NULL) nf_gemm_pack_weight_f32(ws.packed_b, weight, in_features, out_features);
+    NF_PARALLEL_IF(parallel, ws.threads,
+        if (packed == NULL) nf_gemm_pack_weight_f32(ws.level, ws.packed_b, weight, in_features, out_features);
         nf_gemm_f32(&ws, y, a, packed != NULL ? packed : ws.packed_b, bias, rows, in_features, out_features, NULL);
-    }
+    );
     nf_gemm_workspace_free(&ws);
     return NF_OK;
 }
@@ -89,11 +88,16 @@ NF_API int32_t nf_linear_pack_f32(float *packed, const float *weight, int64_t in
     NF_CHECK_POSITIVE(op, in_features);
     NF_CHECK_POSITIVE(op, out_features);
     int64_t numel;
-    const int32_t status = nf_linear_packed_numel_for(op, &numel, in_features, out_features);
+    int32_t status = nf_linear_packed_numel_for(op, &numel, in_features, out_features);
     if (status != NF_OK) return status;
     NF_CHECK_DISJOINT(op, packed, numel, weight, out_features * in_features);
-#pragma omp parallel num_threads(nf_threads()) if (numel >= NF_PARALLEL_MIN_WORK * 8)
-    nf_gemm_pack_weight_f32(packed, weight, in_features, out_features);
+    int level;
+    status = nf_cpu_level_for(op, &level);
+    if (status != NF_OK) return status;
+    /* A copy: worth a team only when it is large. */
+    NF_PARALLEL_IF(numel >= NF_PARALLEL_MIN_WORK * 8, nf_threads(),
+        nf_gemm_pack_weight_f32(level, packed, weight, in_features, out_features);
+    );
     return NF_OK;
 }
 
@@ -157,8 +161,9 @@ NF_API int32_t nf_linear_bwd_f32(float *dx, float *dweight, float *dbias, const 
     status = nf_linear_bwd_workspace_alloc(&ws, op, level, parallel ? nf_threads() : 1, rows, in_features,
                                            out_features, accumulate);
     if (status != NF_OK) return status;
-#pragma omp parallel num_threads(ws.threads) if (parallel)
-    nf_linear_bwd_team_f32(&ws, dx, dweight, dbias, dy, x, weight, rows, in_features, out_features, accumulate);
+    NF_PARALLEL_IF(parallel, ws.threads,
+        nf_linear_bwd_team_f32(&ws, dx, dweight, dbias, dy, x, weight, rows, in_features, out_features, accumulate);
+    );
     nf_gemm_workspace_free(&ws);
     return NF_OK;
 }

@@ -80,12 +80,11 @@ static int32_t forward(const char *op, float *y, float *h, float *mean, float *r
     const ln_relu_rows rows_context = {y, mean, rstd, product, gamma, beta, out_features, eps, relu};
     const nf_gemm_epilogue epilogue = {normalize_rows, &rows_context};
     const nf_gemm_operand a = {x, in_features, 1};
-#pragma omp parallel num_threads(ws.threads) if (parallel)
-    {
-        if (!packed) nf_gemm_pack_weight_f32(ws.packed_b, weight, in_features, out_features);
+    NF_PARALLEL_IF(parallel, ws.threads,
+        if (!packed) nf_gemm_pack_weight_f32(ws.level, ws.packed_b, weight, in_features, out_features);
         nf_gemm_f32(&ws, product, a, packed ? weight : ws.packed_b, bias, rows, in_features, out_features,
                     &epilogue);
-    }
+    );
     nf_gemm_workspace_free(&ws);
     return NF_OK;
 }
@@ -161,9 +160,8 @@ NF_API int32_t nf_linear_ln_relu_bwd_f32(float *dx, float *dweight, float *dbias
         free(scratch);
         return status;
     }
-#pragma omp parallel num_threads(ws.threads) if (parallel)
-    {
-#pragma omp for schedule(static)
+    NF_PARALLEL_IF(parallel, ws.threads,
+        _Pragma("omp for schedule(static)")
         for (int64_t r = 0; r < rows; r++) {
             const float *h_row = h + r * out_features;
             mean_lo[r] = nf_layernorm_mean_lo_f32(h_row, out_features, mean[r]);
@@ -176,7 +174,7 @@ NF_API int32_t nf_linear_ln_relu_bwd_f32(float *dx, float *dweight, float *dbias
         nf_layernorm_bwd_team_f32(dh, dgamma, dbeta, relu ? dh : dy, h, mean, mean_lo, rstd, gamma, rows,
                                   out_features, accumulate);
         nf_linear_bwd_team_f32(&ws, dx, dweight, dbias, dh, x, weight, rows, in_features, out_features, accumulate);
-    }
+    );
     nf_gemm_workspace_free(&ws);
     free(scratch);
     return NF_OK;
