@@ -22,7 +22,7 @@ typedef struct {
     const float *product, *gamma, *beta;
     int64_t cols;
     float eps;
-    int relu;
+    int relu, level;
 } ln_relu_rows;
 
 /* LayerNorm, then ReLU, on rows [r0, r1) of the product, which the engine has just computed. */
@@ -30,8 +30,9 @@ static void normalize_rows(const void *context, int64_t r0, int64_t r1) {
     const ln_relu_rows *e = context;
     for (int64_t r = r0; r < r1; r++) {
         float *y_row = e->y + r * e->cols;
-        nf_layernorm_row_f32(y_row, e->mean != NULL ? e->mean + r : NULL, e->rstd != NULL ? e->rstd + r : NULL,
-                             e->product + r * e->cols, e->gamma, e->beta, e->cols, e->eps);
+        nf_layernorm_row_f32(e->level, y_row, e->mean != NULL ? e->mean + r : NULL,
+                             e->rstd != NULL ? e->rstd + r : NULL, e->product + r * e->cols, e->gamma, e->beta,
+                             e->cols, e->eps);
         if (e->relu) nf_relu_span_f32(y_row, y_row, e->cols);
     }
 }
@@ -77,7 +78,7 @@ static int32_t forward(const char *op, float *y, float *h, float *mean, float *r
     if (status != NF_OK) return status;
     /* Without h the product lands in y and is normalized in place. */
     float *product = h != NULL ? h : y;
-    const ln_relu_rows rows_context = {y, mean, rstd, product, gamma, beta, out_features, eps, relu};
+    const ln_relu_rows rows_context = {y, mean, rstd, product, gamma, beta, out_features, eps, relu, level};
     const nf_gemm_epilogue epilogue = {normalize_rows, &rows_context};
     const nf_gemm_operand a = {x, in_features, 1};
     NF_PARALLEL_IF(parallel, ws.threads,
