@@ -103,8 +103,8 @@ NF_API int32_t nf_cpu_level_supported(int32_t level) {
 
 NF_API int32_t nf_set_cpu_level(int32_t level) {
     if (level < 0 || level >= NF_CPU_LEVELS)
-        return nf_fail(NF_ERR_INVALID_ARGUMENT, "nf_set_cpu_level: level must be 0 (scalar), 1 (avx2) or 2 (avx512), got %d",
-                       level);
+        return nf_fail(NF_ERR_INVALID_ARGUMENT,
+                       "nf_set_cpu_level: level must be 0 (scalar), 1 (avx2) or 2 (avx512), got %d", level);
     if (!cpu_has_level(level))
         return nf_fail(NF_ERR_UNSUPPORTED, "nf_set_cpu_level: %s requested, but this CPU lacks %s", LEVEL_NAMES[level],
                        LEVEL_FEATURES[level]);

@@ -306,9 +306,9 @@ NF_TARGET_AVX2 static void avx2_pack_weight_panel(float *dst, const float *w, in
                 u[j + 3] = _mm256_shuffle_ps(t[j + 1], t[j + 3], 0xEE);
             }
             for (int k = 0; k < 4; k++) {
-                _mm256_storeu_ps(dst + (k0 + k) * NF_GEMM_PANEL + half * 8, _mm256_permute2f128_ps(u[k], u[k + 4], 0x20));
-                _mm256_storeu_ps(dst + (k0 + k + 4) * NF_GEMM_PANEL + half * 8,
-                                 _mm256_permute2f128_ps(u[k], u[k + 4], 0x31));
+                float *row = dst + (k0 + k) * NF_GEMM_PANEL + half * 8;
+                _mm256_storeu_ps(row, _mm256_permute2f128_ps(u[k], u[k + 4], 0x20));
+                _mm256_storeu_ps(row + 4 * NF_GEMM_PANEL, _mm256_permute2f128_ps(u[k], u[k + 4], 0x31));
             }
         }
     pack_weight_terms(dst, w, inner, n, k0);
@@ -562,7 +562,8 @@ static grid make_grid(const product *g, int threads, int epilogue) {
     if (epilogue) {
         /* Whole rows, few enough to stay in L2 until the epilogue reads them. */
         cols_per_tile = s.col_units;
-        rows_per_tile = min64(rows_per_tile, max64(1, EPILOGUE_TILE_BYTES / ((int64_t)sizeof(float) * g->cols * k->mr)));
+        const int64_t unit_bytes = (int64_t)sizeof(float) * g->cols * k->mr;
+        rows_per_tile = min64(rows_per_tile, max64(1, EPILOGUE_TILE_BYTES / unit_bytes));
     }
     s.row_tiles = ceil_div(s.row_units, rows_per_tile);
     s.col_tiles = ceil_div(s.col_units, cols_per_tile);
