@@ -5,6 +5,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import nnfuse.L2Ops;
+import nnfuse.Nnfuse;
 import nnfuse.nn.CrossEntropyLoss;
 import nnfuse.nn.Datasets;
 import nnfuse.nn.L2Penalty;
@@ -24,18 +25,25 @@ import nnfuse.nn.Trainer;
  * {@code weight_decay = 2 * lambda}, and the loss reported includes it. Every
  * run starts from the same initial weights and visits the same batches in the
  * same order, so the runs differ only by lambda; lambda = 0 runs without a
- * penalty and its result is theta*, the unregularized solution.
+ * penalty and its result is theta*, the unregularized solution. The learning
+ * rate follows a cosine from its initial value to 0 over the epochs (PyTorch's
+ * {@code CosineAnnealingLR(T_max=epochs)}, stepped per epoch), so the last
+ * epochs settle into a solution instead of ending at a random point of SGD's
+ * noise: with a penalty and LayerNorm the steps stay large otherwise, since
+ * the penalty keeps shrinking the weights whose scale LayerNorm ignores.
  */
 final class Experiment {
     /** Rows per forward when measuring accuracy (any value gives the same result). */
     private static final int EVAL_BATCH = 1024;
+    /** The environment variable by which a user chooses the library's thread count. */
+    private static final String THREADS_VARIABLE = "NNFUSE_NUM_THREADS";
 
     /**
      * How to train.
      *
      * @param epochs      passes over the training set per lambda
      * @param batchSize   rows per SGD step
-     * @param lr          the learning rate
+     * @param lr          the initial learning rate, annealed to 0 by a cosine over the epochs
      * @param momentum    SGD momentum (no dampening, not Nesterov)
      * @param modelSeed   the initial weights ({@link Models#discussion04})
      * @param shuffleSeed epoch {@code e} (from 0) shuffles with stream {@code shuffleSeed + e}
@@ -96,13 +104,29 @@ final class Experiment {
 
     private Experiment() {}
 
-    /** Trains one model per lambda of {@code config} on {@code data}, reporting each epoch to {@code progress}. */
+    /**
+     * Trains one model per lambda of {@code config} on {@code data}, reporting
+     * each epoch to {@code progress}. The kernels run on one thread unless
+     * {@code NNFUSE_NUM_THREADS} is set: batches of 32 rows gain nothing from
+     * a split, and on a loaded machine a thread waiting at a barrier for a
+     * descheduled partner stalls every step (measured on 2 shared cores: 0.1 s
+     * per epoch on one thread, 0.1 s to 2.5 s on two). The results are the
+     * same on any thread count.
+     */
     static List<Run> run(Datasets.Split data, Config config, Progress progress) {
-        List<Run> runs = new ArrayList<>();
-        for (double lambda : config.lambdas()) {
-            runs.add(runOne(data, config, lambda, progress));
+        int previous = Nnfuse.threads();
+        if (System.getenv(THREADS_VARIABLE) == null) {
+            Nnfuse.setThreads(1);
         }
-        return runs;
+        try {
+            List<Run> runs = new ArrayList<>();
+            for (double lambda : config.lambdas()) {
+                runs.add(runOne(data, config, lambda, progress));
+            }
+            return runs;
+        } finally {
+            Nnfuse.setThreads(previous);
+        }
     }
 
     private static Run runOne(Datasets.Split data, Config config, double lambda, Progress progress) {
@@ -114,6 +138,7 @@ final class Experiment {
             Trainer trainer = new Trainer(model, sgd, loss, penalty);
             List<Epoch> curve = new ArrayList<>();
             for (int e = 0; e < config.epochs(); e++) {
+                sgd.setLr(cosine(config.lr(), e, config.epochs()));
                 Trainer.EpochStats stats = trainer.trainEpoch(data.trainFeatures(), data.trainLabels(),
                         config.batchSize(), config.shuffleSeed() + e);
                 double test = trainer.accuracy(data.testFeatures(), data.testLabels(), EVAL_BATCH);
@@ -126,6 +151,11 @@ final class Experiment {
             return new Run(lambda, norm(model), train, last.testAccuracy(), last.trainLoss(), List.copyOf(curve),
                     flatten(model));
         }
+    }
+
+    /** The learning rate of epoch {@code e} (from 0): {@code lr (1 + cos(pi e / epochs)) / 2}. */
+    static float cosine(float lr, int e, int epochs) {
+        return (float) (lr * (1 + Math.cos(Math.PI * e / epochs)) / 2);
     }
 
     /** {@code ||theta||_2} over every parameter, the squares summed in double. */

@@ -92,7 +92,7 @@ final class Report {
         double testGap = Math.abs(tiny.testAccuracy() - star.testAccuracy());
         boolean same = distance < SAME_THETA && trainGap <= SAME_ACCURACY && testGap <= SAME_ACCURACY;
         out.printf(Locale.ROOT, "(b) a tiny lambda (%s) recovers theta* (the lambda = 0 row): %s"
-                + " (||theta - theta*|| / ||theta*|| = %.2g%%, limit 5%%; train %.1f%% vs %.1f%%, test %.1f%% vs"
+                + " (||theta - theta*|| / ||theta*|| = %.2f%%, limit 5%%; train %.1f%% vs %.1f%%, test %.1f%% vs"
                 + " %.1f%%, limit 2 points)%n", Experiment.format(tiny.lambda()), verdict(same), 100 * distance,
                 100 * tiny.trainAccuracy(), 100 * star.trainAccuracy(), 100 * tiny.testAccuracy(),
                 100 * star.testAccuracy());
