@@ -145,8 +145,9 @@ class ModuleBackwardTest {
         int rows = 5;
         int in = 4;
         int out = 6;
-        try (Sequential m = randomized(new Sequential(new Linear(in, out, true, 25), new LayerNorm(out), new ReLU()),
-                26); Tensor x = Tensor.of(TestData.normal(34, rows * in, 0, 1), rows, in)) {
+        Sequential model = new Sequential(new Linear(in, out, true, 25), new LayerNorm(out), new ReLU());
+        try (Sequential m = randomized(model, 26);
+                Tensor x = Tensor.of(TestData.normal(34, rows * in, 0, 1), rows, in)) {
             GradCheck.Reference beforeRelu = v -> LayerNormReference.forward(LinearReference.forward(v.x(),
                     v.parameters().get("0.weight"), v.parameters().get("0.bias"), rows, in, out),
                     v.parameters().get("1.weight"), v.parameters().get("1.bias"), rows, out, EPS).y();
@@ -195,8 +196,9 @@ class ModuleBackwardTest {
     /** Gradients sum over backward passes until zeroGrad, as PyTorch's .grad. */
     @Test
     void gradientsAccumulateUntilZeroGrad() {
-        try (Linear m = randomized(new Linear(3, 2, true, 31), 32); Tensor x = Tensor.of(TestData.normal(33, 12, 0, 1),
-                4, 3); Tensor w = Tensor.of(TestData.normal(34, 8, 0, 1), 4, 2)) {
+        try (Linear m = randomized(new Linear(3, 2, true, 31), 32);
+                Tensor x = Tensor.of(TestData.normal(33, 12, 0, 1), 4, 3);
+                Tensor w = Tensor.of(TestData.normal(34, 8, 0, 1), 4, 2)) {
             m.forward(x).close();
             m.backward(w).close();
             float[] once = m.weight().grad().toFloatArray();
@@ -210,7 +212,8 @@ class ModuleBackwardTest {
             Tolerance.assertBitIdentical("Linear grad after two passes", doubled, twice);
             m.zeroGrad();
             Tolerance.assertBitIdentical("Linear grad after zeroGrad", new float[6], m.weight().grad().toFloatArray());
-            Tolerance.assertBitIdentical("Linear bias grad after zeroGrad", new float[2], m.bias().grad().toFloatArray());
+            Tolerance.assertBitIdentical("Linear bias grad after zeroGrad", new float[2],
+                    m.bias().grad().toFloatArray());
         }
     }
 
