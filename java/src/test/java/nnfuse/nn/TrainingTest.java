@@ -3,8 +3,10 @@ package nnfuse.nn;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.SequencedMap;
+import java.util.function.Predicate;
 import java.util.function.Supplier;
 import java.util.stream.Stream;
 import nnfuse.Nnfuse;
@@ -16,6 +18,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * Training the worksheet's model end to end: reproducible bit for bit at any
@@ -29,6 +32,7 @@ class TrainingTest {
     private static final int N = 192;
     private static final int FEATURES = 52;
     private static final int CLASSES = 1000;
+    private static final Tolerance PARAMETERS = Tolerance.of(1e-6, 1e-6);
 
     /** The worksheet's model fused and unfused, and with batch norm and dropout. */
     static Stream<Arguments> models() {
@@ -90,6 +94,37 @@ class TrainingTest {
             fused.namedParameters().forEach((key, p) -> Tolerance.assertBitIdentical("fused vs unfused gradient "
                     + key, u.get(key).grad().toFloatArray(), p.grad().toFloatArray()));
             assertEquals(14, u.size());
+        }
+    }
+
+    /**
+     * Three SGD steps (momentum 0.9, dampening 0.1, weight decay 0.01 on the
+     * weights, lr 0.1) on three batches of 16 rows, natively and in the double
+     * reference ({@link WorksheetTrainingReference}) from the same weights:
+     * every parameter agrees within {@link #PARAMETERS}.
+     */
+    @ParameterizedTest(name = "fused = {0}")
+    @ValueSource(booleans = {true, false})
+    void threeStepsMatchTheDoubleReference(boolean fused) {
+        int rows = 16;
+        float[] data = TestData.normal(13, 3 * rows * FEATURES, 0, 1);
+        long[] allLabels = labels(3 * rows);
+        try (Sequential model = Models.discussion04(fused, 14); CrossEntropyLoss loss = new CrossEntropyLoss()) {
+            Predicate<String> decayed = ParameterFilters.excludingBiasesAndNormalization(model);
+            WorksheetTrainingReference reference = new WorksheetTrainingReference(model);
+            try (SGD sgd = new SGD(model, 0.1f, 0.9f, 0.1f, 0.01f, false, decayed)) {
+                for (int step = 0; step < 3; step++) {
+                    float[] xs = Arrays.copyOfRange(data, step * rows * FEATURES, (step + 1) * rows * FEATURES);
+                    long[] ys = Arrays.copyOfRange(allLabels, step * rows, (step + 1) * rows);
+                    try (Tensor x = Tensor.of(xs, rows, FEATURES); Tensor y = Tensor.ofLongs(ys, rows)) {
+                        OptimizerTest.gradientStep(model, loss, x, y);
+                    }
+                    sgd.step();
+                    reference.step(xs, ys, rows, 0.1, 0.9, 0.1, 0.01, false, decayed);
+                }
+            }
+            model.namedParameters().forEach((name, p) -> PARAMETERS.assertClose("3 SGD steps vs double reference "
+                    + name, reference.parameters().get(name), p.data().toFloatArray()));
         }
     }
 
