@@ -2,7 +2,7 @@ package nnfuse.testing;
 
 import java.util.SplittableRandom;
 
-/** Seeded random inputs and the awkward sizes every kernel is tested at. */
+/** Seeded random inputs, the awkward sizes every kernel is tested at, and conversions of test arrays. */
 public final class TestData {
     /** Sizes that hit vector-loop tails and thread splits: below, at and just past 8, 32, 128 and 4096. */
     public static final int[] AWKWARD_SIZES = {1, 3, 7, 8, 31, 33, 127, 129, 4097};
@@ -27,6 +27,15 @@ public final class TestData {
             v[i] = (float) (lo + (hi - lo) * random.nextDouble());
         }
         return v;
+    }
+
+    /** The array widened to double, exactly. */
+    public static double[] widen(float[] a) {
+        double[] d = new double[a.length];
+        for (int i = 0; i < a.length; i++) {
+            d[i] = a[i];
+        }
+        return d;
     }
 
     private static double gaussian(SplittableRandom random) {
