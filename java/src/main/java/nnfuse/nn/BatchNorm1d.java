@@ -23,7 +23,7 @@ import nnfuse.Tensor;
  *
  * <p>A forward in training mode keeps a copy of its input and the batch's
  * per-channel mean and rstd ({@code 1 / sqrt(var + eps)}), what
- * {@link BatchNormOps#backward} needs; its backward is that of the batch
+ * {@link BatchNormOps#backwardTraining} needs; its backward is that of the batch
  * statistics (PyTorch's {@code training=True}). A forward in evaluation mode
  * keeps nothing, so a model is fine-tuned through batch norm in training mode
  * only.
@@ -137,7 +137,7 @@ public final class BatchNorm1d extends Module {
         checkOpen();
         try (Saved s = takeSaved(gradOutput)) {
             Tensor x = s.get(0);
-            return filled(x.shape(), dx -> BatchNormOps.backward(dx, grad(weight), grad(bias), gradOutput, x,
+            return filled(x.shape(), dx -> BatchNormOps.backwardTraining(dx, grad(weight), grad(bias), gradOutput, x,
                     s.get(1), s.get(2), data(weight), true));
         }
     }

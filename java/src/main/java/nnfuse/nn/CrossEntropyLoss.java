@@ -117,10 +117,12 @@ public final class CrossEntropyLoss implements AutoCloseable {
             throw new IllegalArgumentException(NAME + ": gradLoss must be finite, got " + gradLoss);
         }
         try (Tensor dloss = Tensor.of(new float[] {gradLoss}, 1)) {
-            Tensor logits = keptLogits;
-            Tensor labels = keptLabels;
-            return Module.filled(logits.shape(), dlogits -> CrossEntropyOps.backward(dlogits, dloss, logits,
-                    labels, weight, reduction, ignoreIndex, labelSmoothing));
+            // In place: the kept copy of the logits becomes their gradient, handed to the caller.
+            CrossEntropyOps.backward(keptLogits, dloss, keptLogits, keptLabels, weight, reduction, ignoreIndex,
+                    labelSmoothing);
+            Tensor dlogits = keptLogits;
+            keptLogits = null;
+            return dlogits;
         } finally {
             release();
         }

@@ -65,8 +65,7 @@ public final class Dropout extends Module {
     public Tensor backward(Tensor gradOutput) {
         checkOpen();
         try (Saved ignored = takeSaved(gradOutput)) {
-            return filled(gradOutput.shape(), dx -> DropoutOps.backward(dx, gradOutput, p, inverted, seed,
-                    keptOffset));
+            return DropoutOps.backward(gradOutput, p, inverted, seed, keptOffset);
         }
     }
 
