@@ -79,6 +79,32 @@ NF_API int32_t nf_layernorm_fwd_f32(float *y, float *mean, float *rstd,
                                     const float *beta, int64_t rows,
                                     int64_t cols, float eps);
 
+/*
+ * The backward pass of nf_layernorm_fwd_f32 over x[rows, cols], given dy, the
+ * gradient of a loss with respect to y, and the forward's saved per-row mean
+ * and rstd ([rows]), as PyTorch's native_layer_norm_backward:
+ *   dx[r, :] = rstd * (g - mean(g) - xhat * mean(g * xhat)), g = dy * gamma,
+ *   dgamma[j] = sum_r dy[r, j] * xhat[r, j],  dbeta[j] = sum_r dy[r, j],
+ * with xhat = (x - mean) * rstd and the means over the cols of a row.
+ * xhat is the forward's, bit for bit: each row is summed again in double as
+ * the forward sums it, to recover the part of the mean that rounding it to
+ * float dropped (so a large mean costs no accuracy; a mean that is not the
+ * forward's is thereby corrected to the row's mean). Row means and column
+ * sums are accumulated in double in a fixed order: the result does not
+ * depend on the thread count.
+ * gamma ([cols]) may be NULL (no scale: g = dy). dx, dgamma and dbeta
+ * ([cols]) may each be NULL (not needed). dx is always overwritten; dgamma
+ * and dbeta are overwritten when accumulate = 0 and, as PyTorch accumulates
+ * .grad, incremented (old + new, one float addition) when accumulate = 1.
+ * No output may overlap another array. Requires rows >= 1, cols >= 1,
+ * accumulate 0 or 1; returns NF_ERR_OUT_OF_MEMORY when the scratch for
+ * [rows] floats cannot be allocated.
+ */
+NF_API int32_t nf_layernorm_bwd_f32(float *dx, float *dgamma, float *dbeta, const float *dy,
+                                    const float *x, const float *mean, const float *rstd,
+                                    const float *gamma, int64_t rows, int64_t cols,
+                                    int32_t accumulate);
+
 /* ---- Random numbers ----------------------------------------------------- */
 
 /*
@@ -201,6 +227,26 @@ NF_API int32_t nf_linear_fwd_f32(float *y, const float *x, const float *weight,
                                  const float *bias, int64_t rows,
                                  int64_t in_features, int64_t out_features);
 
+/*
+ * The backward pass of nf_linear_fwd_f32, given dy[rows, out_features], the
+ * gradient of a loss with respect to y:
+ *   dx = dy weight          ([rows, in_features]),
+ *   dweight = dy^T x        ([out_features, in_features]),
+ *   dbias[j] = sum_r dy[r, j]  ([out_features]).
+ * dx, dweight and dbias may each be NULL (not needed, e.g. dx of the first
+ * layer). dx is always overwritten (an activation's gradient); dweight and
+ * dbias are overwritten when accumulate = 0 and, as PyTorch accumulates
+ * .grad, incremented (old + new, one float addition) when accumulate = 1.
+ * Each element of dx and dweight is a float32 sum in ascending order of its
+ * reduction index (out_features for dx, the rows for dweight), and dbias a
+ * double sum over the rows rounded once: the result does not depend on the
+ * thread count. No output may overlap another array.
+ * Requires rows >= 1, in_features >= 1, out_features >= 1, accumulate 0 or 1.
+ */
+NF_API int32_t nf_linear_bwd_f32(float *dx, float *dweight, float *dbias, const float *dy,
+                                 const float *x, const float *weight, int64_t rows,
+                                 int64_t in_features, int64_t out_features, int32_t accumulate);
+
 /* ---- Linear + LayerNorm + ReLU ----------------------------------------- */
 
 /*
@@ -224,6 +270,33 @@ NF_API int32_t nf_linear_ln_relu_fwd_f32(float *y, float *h, float *mean, float 
                                          int64_t in_features, int64_t out_features,
                                          float eps, int32_t relu);
 
+/*
+ * The backward pass of nf_linear_ln_relu_fwd_f32 from what its forward kept
+ * (h = x weight^T + bias, [rows, out_features], and the rows' mean and rstd),
+ * without running the forward's product again: xhat = (h - mean) * rstd and
+ * the ReLU mask (xhat * gamma + beta > 0) are recomputed bit for bit as the
+ * forward computed them, and then the steps are those of the unfused ops:
+ * nf_relu_bwd_f32 on dy, nf_layernorm_bwd_f32 giving dh, the gradient of h,
+ * and nf_linear_bwd_f32 on dh, so every output is bit-identical to that
+ * chain's (dh itself lives in scratch).
+ * gamma and beta ([out_features]) may each be NULL, as in the forward; relu
+ * must be the forward's. Each output may be NULL (not needed): dx
+ * ([rows, in_features]), dweight ([out_features, in_features]), dbias,
+ * dgamma and dbeta ([out_features]). dx is always overwritten; the parameter
+ * gradients are overwritten when accumulate = 0 and incremented (old + new,
+ * one float addition, as PyTorch accumulates .grad) when accumulate = 1.
+ * The result does not depend on the thread count. No output may overlap
+ * another array. Requires rows >= 1, in_features >= 1, out_features >= 1,
+ * relu and accumulate 0 or 1; returns NF_ERR_OUT_OF_MEMORY when the scratch
+ * for dh ([rows, out_features] floats) cannot be allocated.
+ */
+NF_API int32_t nf_linear_ln_relu_bwd_f32(float *dx, float *dweight, float *dbias, float *dgamma,
+                                         float *dbeta, const float *dy, const float *x,
+                                         const float *weight, const float *h, const float *mean,
+                                         const float *rstd, const float *gamma, const float *beta,
+                                         int64_t rows, int64_t in_features, int64_t out_features,
+                                         int32_t relu, int32_t accumulate);
+
 /* ---- ReLU -------------------------------------------------------------- */
 
 /*
@@ -232,6 +305,15 @@ NF_API int32_t nf_linear_ln_relu_fwd_f32(float *y, float *h, float *mean, float 
  * Requires n >= 1.
  */
 NF_API int32_t nf_relu_fwd_f32(float *y, const float *x, int64_t n);
+
+/*
+ * The backward pass of nf_relu_fwd_f32 from its output y: dx[i] = dy[i]
+ * where y[i] > 0, else 0, as PyTorch's threshold_backward(dy, y, 0), which
+ * zeroes where y <= 0: a NaN y (NaN <= 0 is false) passes dy on. Exact.
+ * dx may be dy itself (in place) but must not otherwise overlap dy, nor y.
+ * Requires n >= 1.
+ */
+NF_API int32_t nf_relu_bwd_f32(float *dx, const float *dy, const float *y, int64_t n);
 
 /* ---- BatchNorm --------------------------------------------------------- */
 

@@ -49,4 +49,9 @@ final class ReferenceChecks {
         }
         return d;
     }
+
+    /** {@link #widen}, passing null (an absent optional argument) through. */
+    static double[] widenOrNull(float[] a) {
+        return a == null ? null : widen(a);
+    }
 }

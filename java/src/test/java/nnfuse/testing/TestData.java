@@ -29,13 +29,29 @@ public final class TestData {
         return v;
     }
 
-    /** The array widened to double, exactly. */
+    /** {@code a} widened to double (exactly); null stays null. */
     public static double[] widen(float[] a) {
+        if (a == null) {
+            return null;
+        }
         double[] d = new double[a.length];
         for (int i = 0; i < a.length; i++) {
             d[i] = a[i];
         }
         return d;
+    }
+
+    /**
+     * Small random sizes for finite-difference checks, reproducible from {@code seed}: {@code count} triples
+     * {@code {rows, n, m}} with rows in [1, 7] and n, m in [1, 9], for matrices of up to 7 x 9.
+     */
+    public static int[][] smallShapes(long seed, int count) {
+        SplittableRandom random = new SplittableRandom(seed);
+        int[][] shapes = new int[count][];
+        for (int i = 0; i < count; i++) {
+            shapes[i] = new int[] {1 + random.nextInt(7), 1 + random.nextInt(9), 1 + random.nextInt(9)};
+        }
+        return shapes;
     }
 
     private static double gaussian(SplittableRandom random) {

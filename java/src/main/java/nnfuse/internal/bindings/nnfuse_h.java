@@ -625,6 +625,76 @@ public class nnfuse_h extends nnfuse_h$shared {
         }
     }
 
+    private static class nf_layernorm_bwd_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            nnfuse_h.C_INT,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("nf_layernorm_bwd_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t nf_layernorm_bwd_f32(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x, const float *mean, const float *rstd, const float *gamma, int64_t rows, int64_t cols, int32_t accumulate)
+     * }
+     */
+    public static FunctionDescriptor nf_layernorm_bwd_f32$descriptor() {
+        return nf_layernorm_bwd_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t nf_layernorm_bwd_f32(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x, const float *mean, const float *rstd, const float *gamma, int64_t rows, int64_t cols, int32_t accumulate)
+     * }
+     */
+    public static MethodHandle nf_layernorm_bwd_f32$handle() {
+        return nf_layernorm_bwd_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t nf_layernorm_bwd_f32(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x, const float *mean, const float *rstd, const float *gamma, int64_t rows, int64_t cols, int32_t accumulate)
+     * }
+     */
+    public static MemorySegment nf_layernorm_bwd_f32$address() {
+        return nf_layernorm_bwd_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t nf_layernorm_bwd_f32(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x, const float *mean, const float *rstd, const float *gamma, int64_t rows, int64_t cols, int32_t accumulate)
+     * }
+     */
+    public static int nf_layernorm_bwd_f32(MemorySegment dx, MemorySegment dgamma, MemorySegment dbeta, MemorySegment dy, MemorySegment x, MemorySegment mean, MemorySegment rstd, MemorySegment gamma, long rows, long cols, int accumulate) {
+        var mh$ = nf_layernorm_bwd_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("nf_layernorm_bwd_f32", dx, dgamma, dbeta, dy, x, mean, rstd, gamma, rows, cols, accumulate);
+            }
+            return (int)mh$.invokeExact(dx, dgamma, dbeta, dy, x, mean, rstd, gamma, rows, cols, accumulate);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static class nf_philox4x32_10 {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             nnfuse_h.C_INT,
@@ -1202,6 +1272,75 @@ public class nnfuse_h extends nnfuse_h$shared {
         }
     }
 
+    private static class nf_linear_bwd_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            nnfuse_h.C_INT,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("nf_linear_bwd_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t nf_linear_bwd_f32(float *dx, float *dweight, float *dbias, const float *dy, const float *x, const float *weight, int64_t rows, int64_t in_features, int64_t out_features, int32_t accumulate)
+     * }
+     */
+    public static FunctionDescriptor nf_linear_bwd_f32$descriptor() {
+        return nf_linear_bwd_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t nf_linear_bwd_f32(float *dx, float *dweight, float *dbias, const float *dy, const float *x, const float *weight, int64_t rows, int64_t in_features, int64_t out_features, int32_t accumulate)
+     * }
+     */
+    public static MethodHandle nf_linear_bwd_f32$handle() {
+        return nf_linear_bwd_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t nf_linear_bwd_f32(float *dx, float *dweight, float *dbias, const float *dy, const float *x, const float *weight, int64_t rows, int64_t in_features, int64_t out_features, int32_t accumulate)
+     * }
+     */
+    public static MemorySegment nf_linear_bwd_f32$address() {
+        return nf_linear_bwd_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t nf_linear_bwd_f32(float *dx, float *dweight, float *dbias, const float *dy, const float *x, const float *weight, int64_t rows, int64_t in_features, int64_t out_features, int32_t accumulate)
+     * }
+     */
+    public static int nf_linear_bwd_f32(MemorySegment dx, MemorySegment dweight, MemorySegment dbias, MemorySegment dy, MemorySegment x, MemorySegment weight, long rows, long in_features, long out_features, int accumulate) {
+        var mh$ = nf_linear_bwd_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("nf_linear_bwd_f32", dx, dweight, dbias, dy, x, weight, rows, in_features, out_features, accumulate);
+            }
+            return (int)mh$.invokeExact(dx, dweight, dbias, dy, x, weight, rows, in_features, out_features, accumulate);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static class nf_linear_ln_relu_fwd_f32 {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             nnfuse_h.C_INT,
@@ -1275,6 +1414,83 @@ public class nnfuse_h extends nnfuse_h$shared {
         }
     }
 
+    private static class nf_linear_ln_relu_bwd_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            nnfuse_h.C_INT,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_INT,
+            nnfuse_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("nf_linear_ln_relu_bwd_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t nf_linear_ln_relu_bwd_f32(float *dx, float *dweight, float *dbias, float *dgamma, float *dbeta, const float *dy, const float *x, const float *weight, const float *h, const float *mean, const float *rstd, const float *gamma, const float *beta, int64_t rows, int64_t in_features, int64_t out_features, int32_t relu, int32_t accumulate)
+     * }
+     */
+    public static FunctionDescriptor nf_linear_ln_relu_bwd_f32$descriptor() {
+        return nf_linear_ln_relu_bwd_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t nf_linear_ln_relu_bwd_f32(float *dx, float *dweight, float *dbias, float *dgamma, float *dbeta, const float *dy, const float *x, const float *weight, const float *h, const float *mean, const float *rstd, const float *gamma, const float *beta, int64_t rows, int64_t in_features, int64_t out_features, int32_t relu, int32_t accumulate)
+     * }
+     */
+    public static MethodHandle nf_linear_ln_relu_bwd_f32$handle() {
+        return nf_linear_ln_relu_bwd_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t nf_linear_ln_relu_bwd_f32(float *dx, float *dweight, float *dbias, float *dgamma, float *dbeta, const float *dy, const float *x, const float *weight, const float *h, const float *mean, const float *rstd, const float *gamma, const float *beta, int64_t rows, int64_t in_features, int64_t out_features, int32_t relu, int32_t accumulate)
+     * }
+     */
+    public static MemorySegment nf_linear_ln_relu_bwd_f32$address() {
+        return nf_linear_ln_relu_bwd_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t nf_linear_ln_relu_bwd_f32(float *dx, float *dweight, float *dbias, float *dgamma, float *dbeta, const float *dy, const float *x, const float *weight, const float *h, const float *mean, const float *rstd, const float *gamma, const float *beta, int64_t rows, int64_t in_features, int64_t out_features, int32_t relu, int32_t accumulate)
+     * }
+     */
+    public static int nf_linear_ln_relu_bwd_f32(MemorySegment dx, MemorySegment dweight, MemorySegment dbias, MemorySegment dgamma, MemorySegment dbeta, MemorySegment dy, MemorySegment x, MemorySegment weight, MemorySegment h, MemorySegment mean, MemorySegment rstd, MemorySegment gamma, MemorySegment beta, long rows, long in_features, long out_features, int relu, int accumulate) {
+        var mh$ = nf_linear_ln_relu_bwd_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("nf_linear_ln_relu_bwd_f32", dx, dweight, dbias, dgamma, dbeta, dy, x, weight, h, mean, rstd, gamma, beta, rows, in_features, out_features, relu, accumulate);
+            }
+            return (int)mh$.invokeExact(dx, dweight, dbias, dgamma, dbeta, dy, x, weight, h, mean, rstd, gamma, beta, rows, in_features, out_features, relu, accumulate);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static class nf_relu_fwd_f32 {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             nnfuse_h.C_INT,
@@ -1330,6 +1546,69 @@ public class nnfuse_h extends nnfuse_h$shared {
                 traceDowncall("nf_relu_fwd_f32", y, x, n);
             }
             return (int)mh$.invokeExact(y, x, n);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class nf_relu_bwd_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            nnfuse_h.C_INT,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_LONG
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("nf_relu_bwd_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t nf_relu_bwd_f32(float *dx, const float *dy, const float *y, int64_t n)
+     * }
+     */
+    public static FunctionDescriptor nf_relu_bwd_f32$descriptor() {
+        return nf_relu_bwd_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t nf_relu_bwd_f32(float *dx, const float *dy, const float *y, int64_t n)
+     * }
+     */
+    public static MethodHandle nf_relu_bwd_f32$handle() {
+        return nf_relu_bwd_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t nf_relu_bwd_f32(float *dx, const float *dy, const float *y, int64_t n)
+     * }
+     */
+    public static MemorySegment nf_relu_bwd_f32$address() {
+        return nf_relu_bwd_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t nf_relu_bwd_f32(float *dx, const float *dy, const float *y, int64_t n)
+     * }
+     */
+    public static int nf_relu_bwd_f32(MemorySegment dx, MemorySegment dy, MemorySegment y, long n) {
+        var mh$ = nf_relu_bwd_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("nf_relu_bwd_f32", dx, dy, y, n);
+            }
+            return (int)mh$.invokeExact(dx, dy, y, n);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
