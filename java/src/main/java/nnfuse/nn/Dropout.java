@@ -64,9 +64,8 @@ public final class Dropout extends Module {
     @Override
     public Tensor backward(Tensor gradOutput) {
         checkOpen();
-        try (Saved ignored = takeSaved(gradOutput)) {
-            return DropoutOps.backward(gradOutput, p, inverted, seed, keptOffset);
-        }
+        takeSaved(gradOutput).close();
+        return DropoutOps.backward(gradOutput, p, inverted, seed, keptOffset);
     }
 
     @Override

@@ -94,7 +94,8 @@ public abstract class Module implements AutoCloseable {
      *     float32, of the output's shape; not modified
      * @throws IllegalStateException when no training-mode forward precedes it
      *     (none yet, the last ran in evaluation mode, or a backward already
-     *     consumed it), or after {@link #close()}
+     *     consumed it), when {@code gradOutput} is closed, or after
+     *     {@link #close()}
      * @throws IllegalArgumentException when {@code gradOutput} is null, not
      *     float32, or not of the output's shape
      */

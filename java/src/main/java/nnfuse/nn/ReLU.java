@@ -34,8 +34,7 @@ public final class ReLU extends Module {
     public Tensor backward(Tensor gradOutput) {
         checkOpen();
         try (Saved s = takeSaved(gradOutput)) {
-            Tensor y = s.get(0);
-            return filled(y.shape(), dx -> ReluOps.backward(dx, gradOutput, y));
+            return ReluOps.backward(gradOutput, s.get(0));
         }
     }
 

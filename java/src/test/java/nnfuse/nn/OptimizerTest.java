@@ -165,8 +165,8 @@ class OptimizerTest {
     /** As PyTorch skips a parameter whose grad is None, a parameter without gradient is left alone. */
     @Test
     void parametersWithoutGradientAreSkipped() {
-        try (Linear model = new Linear(3, 2, true, 4);
-                SGD sgd = new SGD(model, 0.1f, 0.9f, 0f, 0.5f, false, ParameterFilters.all())) {
+        try (Linear model = new Linear(3, 2, true, 4)) {
+            SGD sgd = new SGD(model, 0.1f, 0.9f, 0f, 0.5f, false, ParameterFilters.all());
             float[] bias = model.bias().data().toFloatArray();
             model.weight().grad().fill(1f);
             sgd.step();
@@ -177,6 +177,7 @@ class OptimizerTest {
             assertTrue(buffer != null && !buffer.isClosed());
             sgd.zeroGrad();
             assertEquals(0f, model.weight().grad().get(1, 2));
+            sgd.close();
             sgd.close();
             assertTrue(buffer.isClosed(), "close frees the momentum buffers");
             assertThrows(IllegalStateException.class, sgd::step);

@@ -65,7 +65,7 @@ final class WorksheetTrainingReference {
         int classes = WIDTHS[BLOCKS + 1];
         double[] logits = LinearReference.forward(inputs[BLOCKS], p(9, "weight"), p(9, "bias"), rows,
                 WIDTHS[BLOCKS], classes);
-        double[] dlogits = CrossEntropyReference.backward(new double[] {1}, logits, labels, null, rows, classes,
+        double[] dlogits = CrossEntropyReference.backward(new float[] {1}, logits, labels, null, rows, classes,
                 Reduction.MEAN, CrossEntropyOps.DEFAULT_IGNORE_INDEX, 0);
 
         Map<String, double[]> grads = new LinkedHashMap<>();
