@@ -3,6 +3,8 @@
  * Its third-party libraries (a progress bar, charts) stay out of the library
  * module {@code nnfuse}, which has no runtime dependencies.
  */
+// JFreeChart 1.5.6 has no module descriptor, only the stable Automatic-Module-Name org.jfree.jfreechart.
+@SuppressWarnings("requires-automatic")
 module nnfuse.demo {
     requires nnfuse;
     requires java.desktop;

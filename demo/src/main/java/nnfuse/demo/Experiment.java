@@ -143,7 +143,7 @@ final class Experiment {
                         config.batchSize(), config.shuffleSeed() + e);
                 double test = trainer.accuracy(data.testFeatures(), data.testLabels(), EVAL_BATCH);
                 curve.add(new Epoch(stats.epoch(), stats.loss(), stats.accuracy(), test));
-                bar.step(String.format(Locale.ROOT, "loss %.4f, train %.1f%%, test %.1f%%", stats.loss(),
+                bar.step(String.format(Locale.ROOT, "loss %.4f  train %.1f%%  test %.1f%%", stats.loss(),
                         100 * stats.accuracy(), 100 * test));
             }
             double train = trainer.accuracy(data.trainFeatures(), data.trainLabels(), EVAL_BATCH);

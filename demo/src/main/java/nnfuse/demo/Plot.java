@@ -11,6 +11,7 @@ import org.jfree.chart.ChartUtils;
 import org.jfree.chart.JFreeChart;
 import org.jfree.chart.axis.LogAxis;
 import org.jfree.chart.axis.NumberAxis;
+import org.jfree.chart.axis.NumberTickUnit;
 import org.jfree.chart.axis.ValueAxis;
 import org.jfree.chart.plot.CombinedDomainXYPlot;
 import org.jfree.chart.plot.XYPlot;
@@ -44,7 +45,10 @@ final class Plot {
         if (parent != null) {
             Files.createDirectories(parent);
         }
-        CombinedDomainXYPlot plot = new CombinedDomainXYPlot(new NumberAxis("epoch"));
+        NumberAxis epochs = new NumberAxis("epoch");
+        epochs.setStandardTickUnits(NumberAxis.createIntegerTickUnits());
+        epochs.setRange(1, Math.max(2, runs.stream().mapToInt(r -> r.curve().size()).max().orElse(2)));
+        CombinedDomainXYPlot plot = new CombinedDomainXYPlot(epochs);
         plot.setGap(12);
         plot.add(accuracy(runs), 3);
         plot.add(loss(runs), 2);
@@ -88,7 +92,7 @@ final class Plot {
         }
         LogAxis axis = new LogAxis("training objective (log)");
         axis.setSmallestValue(LOSS_FLOOR);
-        axis.setStandardTickUnits(NumberAxis.createStandardTickUnits());
+        axis.setTickUnit(new NumberTickUnit(1));
         return panel(data, axis, renderer);
     }
 
