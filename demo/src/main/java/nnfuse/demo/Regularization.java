@@ -47,7 +47,10 @@ final class Regularization {
         run(out, DATA, TRAINING, progress, PLOT, CLASS_COUNT_NOTE);
     }
 
-    /** Section 5 on {@code data}, trained as {@code config} says; {@code note} (or null) follows the data's description. */
+    /**
+     * Section 5 on {@code data}, trained as {@code config} says; {@code note}
+     * (or null) follows the description of the data.
+     */
     static void run(PrintStream out, Data data, Experiment.Config config, Progress progress, Path plot, String note)
             throws IOException {
         out.println("== 5. l2 Regularization ==");

@@ -87,13 +87,13 @@ final class TrainEvalModes {
                 out.println("    evaluation mode: (x - running_mean) / sqrt(running_var + eps); its columns keep"
                         + " the batch's offsets:");
                 out.print(indent(Matrices.format(eval, 2)));
-                out.println("      column means " + columnMeans(eval));
+                out.println("      " + columnStatistics(eval));
             }
             try (Tensor train = bn.train().forward(shown)) {
                 out.println("    training mode: the batch's own mean and variance; every column has mean 0 and"
                         + " variance 1 (and the running statistics move once more):");
                 out.print(indent(Matrices.format(train, 2)));
-                out.println("      column means " + columnMeans(train));
+                out.println("      " + columnStatistics(train));
             }
         }
         out.println();
@@ -120,17 +120,28 @@ final class TrainEvalModes {
         return String.format(Locale.ROOT, "%.3f", meanOf(t));
     }
 
-    private static String columnMeans(Tensor t) {
+    /** Each column's mean and biased variance (the statistics training-mode batch norm uses). */
+    private static String columnStatistics(Tensor t) {
         int width = (int) t.size(1);
-        double[] sums = new double[width];
+        long rows = t.size(0);
         float[] v = t.toFloatArray();
+        double[] means = new double[width];
+        double[] variances = new double[width];
         for (int i = 0; i < v.length; i++) {
-            sums[i % width] += v[i];
+            means[i % width] += v[i] / (double) rows;
         }
+        for (int i = 0; i < v.length; i++) {
+            double d = v[i] - means[i % width];
+            variances[i % width] += d * d / rows;
+        }
+        return "column means " + list(means) + ", variances " + list(variances);
+    }
+
+    private static String list(double[] values) {
         StringBuilder b = new StringBuilder("[");
-        for (int j = 0; j < width; j++) {
-            double m = sums[j] / t.size(0);
-            b.append(j == 0 ? "" : ", ").append(String.format(Locale.ROOT, "%.2f", Math.abs(m) < 5e-3 ? 0 : m));
+        for (int j = 0; j < values.length; j++) {
+            double m = Math.abs(values[j]) < 5e-3 ? 0 : values[j];
+            b.append(j == 0 ? "" : ", ").append(String.format(Locale.ROOT, "%.2f", m));
         }
         return b.append(']').toString();
     }
