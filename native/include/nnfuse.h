@@ -79,6 +79,32 @@ NF_API int32_t nf_layernorm_fwd_f32(float *y, float *mean, float *rstd,
                                     const float *beta, int64_t rows,
                                     int64_t cols, float eps);
 
+/*
+ * The backward pass of nf_layernorm_fwd_f32 over x[rows, cols], given dy, the
+ * gradient of a loss with respect to y, and the forward's saved per-row mean
+ * and rstd ([rows]), as PyTorch's native_layer_norm_backward:
+ *   dx[r, :] = rstd * (g - mean(g) - xhat * mean(g * xhat)), g = dy * gamma,
+ *   dgamma[j] = sum_r dy[r, j] * xhat[r, j],  dbeta[j] = sum_r dy[r, j],
+ * with xhat = (x - mean) * rstd and the means over the cols of a row.
+ * xhat is the forward's, bit for bit: each row is summed again in double as
+ * the forward sums it, to recover the part of the mean that rounding it to
+ * float dropped (so a large mean costs no accuracy; a mean that is not the
+ * forward's is thereby corrected to the row's mean). Row means and column
+ * sums are accumulated in double in a fixed order: the result does not
+ * depend on the thread count.
+ * gamma ([cols]) may be NULL (no scale: g = dy). dx, dgamma and dbeta
+ * ([cols]) may each be NULL (not needed). dx is always overwritten; dgamma
+ * and dbeta are overwritten when accumulate = 0 and, as PyTorch accumulates
+ * .grad, incremented (old + new, one float addition) when accumulate = 1.
+ * No output may overlap another array. Requires rows >= 1, cols >= 1,
+ * accumulate 0 or 1; returns NF_ERR_OUT_OF_MEMORY when the scratch for
+ * [rows] floats cannot be allocated.
+ */
+NF_API int32_t nf_layernorm_bwd_f32(float *dx, float *dgamma, float *dbeta, const float *dy,
+                                    const float *x, const float *mean, const float *rstd,
+                                    const float *gamma, int64_t rows, int64_t cols,
+                                    int32_t accumulate);
+
 /* ---- Random numbers ----------------------------------------------------- */
 
 /*
@@ -201,6 +227,26 @@ NF_API int32_t nf_linear_fwd_f32(float *y, const float *x, const float *weight,
                                  const float *bias, int64_t rows,
                                  int64_t in_features, int64_t out_features);
 
+/*
+ * The backward pass of nf_linear_fwd_f32, given dy[rows, out_features], the
+ * gradient of a loss with respect to y:
+ *   dx = dy weight          ([rows, in_features]),
+ *   dweight = dy^T x        ([out_features, in_features]),
+ *   dbias[j] = sum_r dy[r, j]  ([out_features]).
+ * dx, dweight and dbias may each be NULL (not needed, e.g. dx of the first
+ * layer). dx is always overwritten (an activation's gradient); dweight and
+ * dbias are overwritten when accumulate = 0 and, as PyTorch accumulates
+ * .grad, incremented (old + new, one float addition) when accumulate = 1.
+ * Each element of dx and dweight is a float32 sum in ascending order of its
+ * reduction index (out_features for dx, the rows for dweight), and dbias a
+ * double sum over the rows rounded once: the result does not depend on the
+ * thread count. No output may overlap another array.
+ * Requires rows >= 1, in_features >= 1, out_features >= 1, accumulate 0 or 1.
+ */
+NF_API int32_t nf_linear_bwd_f32(float *dx, float *dweight, float *dbias, const float *dy,
+                                 const float *x, const float *weight, int64_t rows,
+                                 int64_t in_features, int64_t out_features, int32_t accumulate);
+
 /* ---- Linear + LayerNorm + ReLU ----------------------------------------- */
 
 /*
@@ -224,6 +270,33 @@ NF_API int32_t nf_linear_ln_relu_fwd_f32(float *y, float *h, float *mean, float 
                                          int64_t in_features, int64_t out_features,
                                          float eps, int32_t relu);
 
+/*
+ * The backward pass of nf_linear_ln_relu_fwd_f32 from what its forward kept
+ * (h = x weight^T + bias, [rows, out_features], and the rows' mean and rstd),
+ * without running the forward's product again: xhat = (h - mean) * rstd and
+ * the ReLU mask (xhat * gamma + beta > 0) are recomputed bit for bit as the
+ * forward computed them, and then the steps are those of the unfused ops:
+ * nf_relu_bwd_f32 on dy, nf_layernorm_bwd_f32 giving dh, the gradient of h,
+ * and nf_linear_bwd_f32 on dh, so every output is bit-identical to that
+ * chain's (dh itself lives in scratch).
+ * gamma and beta ([out_features]) may each be NULL, as in the forward; relu
+ * must be the forward's. Each output may be NULL (not needed): dx
+ * ([rows, in_features]), dweight ([out_features, in_features]), dbias,
+ * dgamma and dbeta ([out_features]). dx is always overwritten; the parameter
+ * gradients are overwritten when accumulate = 0 and incremented (old + new,
+ * one float addition, as PyTorch accumulates .grad) when accumulate = 1.
+ * The result does not depend on the thread count. No output may overlap
+ * another array. Requires rows >= 1, in_features >= 1, out_features >= 1,
+ * relu and accumulate 0 or 1; returns NF_ERR_OUT_OF_MEMORY when the scratch
+ * for dh ([rows, out_features] floats) cannot be allocated.
+ */
+NF_API int32_t nf_linear_ln_relu_bwd_f32(float *dx, float *dweight, float *dbias, float *dgamma,
+                                         float *dbeta, const float *dy, const float *x,
+                                         const float *weight, const float *h, const float *mean,
+                                         const float *rstd, const float *gamma, const float *beta,
+                                         int64_t rows, int64_t in_features, int64_t out_features,
+                                         int32_t relu, int32_t accumulate);
+
 /* ---- ReLU -------------------------------------------------------------- */
 
 /*
@@ -232,6 +305,15 @@ NF_API int32_t nf_linear_ln_relu_fwd_f32(float *y, float *h, float *mean, float 
  * Requires n >= 1.
  */
 NF_API int32_t nf_relu_fwd_f32(float *y, const float *x, int64_t n);
+
+/*
+ * The backward pass of nf_relu_fwd_f32 from its output y: dx[i] = dy[i]
+ * where y[i] > 0, else 0, as PyTorch's threshold_backward(dy, y, 0), which
+ * zeroes where y <= 0: a NaN y (NaN <= 0 is false) passes dy on. Exact.
+ * dx may be dy itself (in place) but must not otherwise overlap dy, nor y.
+ * Requires n >= 1.
+ */
+NF_API int32_t nf_relu_bwd_f32(float *dx, const float *dy, const float *y, int64_t n);
 
 /* ---- BatchNorm --------------------------------------------------------- */
 
@@ -270,6 +352,117 @@ NF_API int32_t nf_batchnorm_fwd_eval_f32(float *y, const float *x,
                                          const float *running_var,
                                          const float *gamma, const float *beta,
                                          int64_t n, int64_t c, float eps);
+
+/* ---- BatchNorm backward ------------------------------------------------ */
+
+/*
+ * Backward of nf_batchnorm_fwd_train_f32 (PyTorch's batch_norm backward with
+ * training=True) over x[n, c], from the forward's save_mean and save_rstd
+ * ([c]). With g = dy * gamma and xhat = (x - mean) * rstd per column:
+ *   dx     = rstd / n * (n * g - sum(g) - xhat * sum(g * xhat)),
+ *   dgamma = sum(dy * xhat),  dbeta = sum(dy),
+ * sums over the batch (the rows). The column sums are accumulated in double
+ * over fixed blocks of rows merged in order, and each dx is computed in double
+ * and rounded once: the results do not depend on the thread count.
+ * dx, dgamma and dbeta ([c]) may each be NULL (not needed); gamma ([c]) may be
+ * NULL (no scale: gamma = 1). accumulate = 0 overwrites dgamma and dbeta,
+ * accumulate = 1 adds the new gradient, rounded to float, to them (PyTorch's
+ * .grad accumulation); dx is always overwritten. dx may be dy itself (in
+ * place); otherwise no output may overlap another array.
+ * Requires n >= 1, c >= 1, accumulate 0 or 1.
+ */
+NF_API int32_t nf_batchnorm_bwd_train_f32(float *dx, float *dgamma, float *dbeta,
+                                          const float *dy, const float *x,
+                                          const float *save_mean, const float *save_rstd,
+                                          const float *gamma, int64_t n, int64_t c,
+                                          int32_t accumulate);
+
+/*
+ * Backward of nf_batchnorm_fwd_eval_f32 (batch_norm with training=False, as
+ * when a model is fine-tuned in eval mode): the running statistics are
+ * constants, so with rstd = 1 / sqrt(running_var + eps) and
+ * xhat = (x - running_mean) * rstd per column:
+ *   dx = dy * gamma * rstd,  dgamma = sum(dy * xhat),  dbeta = sum(dy).
+ * Sums, NULL outputs, gamma, accumulate and overlaps as in
+ * nf_batchnorm_bwd_train_f32; running_mean and running_var ([c]) are required.
+ * Requires n >= 1, c >= 1, eps finite and >= 0, accumulate 0 or 1.
+ */
+NF_API int32_t nf_batchnorm_bwd_eval_f32(float *dx, float *dgamma, float *dbeta,
+                                         const float *dy, const float *x,
+                                         const float *running_mean,
+                                         const float *running_var, const float *gamma,
+                                         int64_t n, int64_t c, float eps,
+                                         int32_t accumulate);
+
+/* ---- Dropout backward --------------------------------------------------- */
+
+/*
+ * Backward of nf_dropout_fwd_f32 for the same (n, seed, offset, p, inverted):
+ * dropout's Jacobian is diagonal, kept * scale, so dx is the forward applied
+ * to dy. The mask is drawn again from (seed, offset), never stored: dropped
+ * units give +0.0 whatever dy holds, kept ones dy * (1 / (1 - p)) (inverted)
+ * or dy (plain), and p = 0 copies dy bit for bit. dx may be dy (in place).
+ * Requires n >= 1, p in [0, 1], offset + n <= 2^64.
+ */
+NF_API int32_t nf_dropout_bwd_f32(float *dx, const float *dy, int64_t n, uint64_t seed,
+                                  uint64_t offset, float p, int32_t inverted);
+
+/* ---- Cross-entropy backward -------------------------------------------- */
+
+/*
+ * Gradient of nf_cross_entropy_fwd_f32 with respect to the logits, softmax and
+ * loss in one pass. With p = softmax(logits[i, :]), e, C, w and t as there,
+ * W = sum_c w[c] and the smoothing terms present only when e > 0:
+ *   dlogits[i, j] = g_i * (s_i * p[j] - q_i[j]),
+ *   s_i = (1 - e) * w[t] + (e / C) * W,  q_i[j] = (1 - e) * w[t] * [j == t] + (e / C) * w[j],
+ * (p - onehot(t) without weights or smoothing), and 0 for a row whose label is
+ * ignore_index. g_i is dloss[i] for NF_REDUCTION_NONE (dloss[rows]), dloss[0]
+ * for NF_REDUCTION_SUM and dloss[0] / sum_i w[t_i] over the samples not ignored
+ * for NF_REDUCTION_MEAN (dloss[1]), the forward's denominator. Each row is
+ * computed in double from the softmax's float exponentials and rounded once;
+ * rows are independent, so the result does not depend on the thread count.
+ * dlogits may be logits itself (in place) but must not overlap the other
+ * arrays. Labels, sizes and scalars are checked as by the forward.
+ */
+NF_API int32_t nf_cross_entropy_bwd_f32(float *dlogits, const float *dloss,
+                                        const float *logits, const int64_t *labels,
+                                        const float *weight, int64_t rows,
+                                        int64_t classes, int64_t ignore_index,
+                                        float label_smoothing, int32_t reduction);
+
+/* ---- L2 penalty backward ----------------------------------------------- */
+
+/*
+ * grad[i] = 2 * lambda * x[i] (accumulate = 0) or grad[i] + 2 * lambda * x[i]
+ * (accumulate = 1) over n elements: the gradient of lambda * ||x||^2, added
+ * to a parameter's gradient as PyTorch accumulates into .grad. 2 * lambda is
+ * exact in float, and the product and the sum are each rounded to float, the
+ * order of torch.optim.SGD's grad + weight_decay * param: weight_decay =
+ * 2 * lambda in nf_sgd_step_f32 gives the same update bit for bit.
+ * grad must not overlap x. Requires n >= 1, lambda finite and >= 0,
+ * accumulate 0 or 1.
+ */
+NF_API int32_t nf_l2_bwd_f32(float *grad, const float *x, int64_t n, float lambda,
+                             int32_t accumulate);
+
+/* ---- SGD ---------------------------------------------------------------- */
+
+/*
+ * One step of torch.optim.SGD on param[n] in place, element by element, in
+ * float, each operation rounded separately, in PyTorch's order:
+ *   g = grad + weight_decay * param                (when weight_decay != 0)
+ *   buf = first_step ? g : momentum * buf + (1 - dampening) * g
+ *   g = nesterov ? g + momentum * buf : buf         (both when momentum != 0)
+ *   param = param - lr * g
+ * momentum_buffer ([n]) is updated in place; it may be NULL when momentum is
+ * 0. first_step = 1 starts the buffer (PyTorch's empty momentum_buffer state).
+ * Arrays must not overlap. Requires n >= 1, lr, momentum and weight_decay
+ * finite and >= 0, dampening finite, nesterov and first_step 0 or 1, and for
+ * nesterov momentum > 0 and dampening == 0 (PyTorch's rule).
+ */
+NF_API int32_t nf_sgd_step_f32(float *param, float *momentum_buffer, const float *grad,
+                               int64_t n, float lr, float momentum, float dampening,
+                               float weight_decay, int32_t nesterov, int32_t first_step);
 
 #ifdef __cplusplus
 }

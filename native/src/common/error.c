@@ -15,4 +15,24 @@ int32_t nf_fail(int32_t status, const char *fmt, ...) {
     return status;
 }
 
+static int spans_overlap(nf_span a, nf_span b) {
+    return a.p != NULL && b.p != NULL && (uintptr_t)a.p < (uintptr_t)b.p + (uintptr_t)b.bytes &&
+           (uintptr_t)b.p < (uintptr_t)a.p + (uintptr_t)a.bytes;
+}
+
+int32_t nf_check_disjoint(const char *op, const nf_span *outputs, int n_outputs, const nf_span *inputs,
+                          int n_inputs) {
+    for (int i = 0; i < n_outputs; i++) {
+        for (int j = i + 1; j < n_outputs; j++)
+            if (spans_overlap(outputs[i], outputs[j]))
+                return nf_fail(NF_ERR_INVALID_ARGUMENT, "%s: %s overlaps %s", op, outputs[i].name,
+                               outputs[j].name);
+        for (int j = 0; j < n_inputs; j++)
+            if (spans_overlap(outputs[i], inputs[j]))
+                return nf_fail(NF_ERR_INVALID_ARGUMENT, "%s: %s overlaps %s", op, outputs[i].name,
+                               inputs[j].name);
+    }
+    return NF_OK;
+}
+
 NF_API const char *nf_last_error(void) { return nf_error_message; }

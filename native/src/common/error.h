@@ -45,4 +45,30 @@ int32_t nf_fail(int32_t status, const char *fmt, ...)
             return nf_fail(NF_ERR_INVALID_ARGUMENT, "%s: %s overlaps %s", (op), #p, #q); \
     } while (0)
 
+/* Fails unless flag is 0 or 1 (a C boolean argument of the ABI). */
+#define NF_CHECK_FLAG(op, flag)                                                \
+    do {                                                                       \
+        if ((flag) != 0 && (flag) != 1)                                        \
+            return nf_fail(NF_ERR_INVALID_ARGUMENT, "%s: %s must be 0 or 1, got %d", \
+                           (op), #flag, (int)(flag));                          \
+    } while (0)
+
+/* An array for nf_check_disjoint: its name, address and size in bytes; p NULL is an absent array. */
+typedef struct {
+    const char *name;
+    const void *p;
+    int64_t bytes;
+} nf_span;
+
+/* The n-element array p, named as written. */
+#define NF_SPAN(p, n) ((nf_span){#p, (p), (int64_t)(n) * (int64_t)sizeof *(p)})
+
+/*
+ * NF_CHECK_DISJOINT for kernels with many arrays: fails unless every output
+ * is disjoint from every other output and from every input, reporting the
+ * first overlapping pair as "op: output overlaps other".
+ */
+int32_t nf_check_disjoint(const char *op, const nf_span *outputs, int n_outputs, const nf_span *inputs,
+                          int n_inputs);
+
 #endif

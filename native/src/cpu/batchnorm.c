@@ -1,6 +1,7 @@
 /*
  * BatchNorm over the batch dimension of x[n, c] (Ioffe and Szegedy, 2015), with
- * the semantics of PyTorch's torch.nn.functional.batch_norm on a 2-D input.
+ * the semantics of PyTorch's torch.nn.functional.batch_norm on a 2-D input, and
+ * its backward (at the end of the file).
  *
  * Two passes over x, each a grid of tiles that depends only on (n, c):
  *  - statistics (training only): tiles of BN_STAT_ROWS rows by BN_STAT_COLS
@@ -130,6 +131,9 @@ static double inv_std(double var, float eps) {
     if (var == 0.0 && eps == 0.0f) return 0.0;
     return 1.0 / sqrt(var + (double)eps);
 }
+
+/* PyTorch's inference path takes 1 / sqrt(var + eps) as is: no InvStd guard. */
+static double running_rstd(float running_var, float eps) { return 1.0 / sqrt((double)running_var + (double)eps); }
 
 /* An array an entry point reads or writes, for check_disjoint. */
 typedef struct {
@@ -278,13 +282,199 @@ NF_API int32_t nf_batchnorm_fwd_eval_f32(float *y, const float *x, const float *
 
 #pragma omp parallel num_threads(nf_threads()) if (n * c >= NF_PARALLEL_MIN_WORK)
     {
-        /* PyTorch's inference path takes 1 / sqrt(var + eps) as is: no InvStd guard. */
 #pragma omp for schedule(static)
         for (int64_t j = 0; j < c; j++)
-            affine_set(a, j, running_mean[j], 1.0 / sqrt((double)running_var[j] + (double)eps), gamma, beta);
+            affine_set(a, j, running_mean[j], running_rstd(running_var[j], eps), gamma, beta);
 #pragma omp for schedule(static)
         for (int64_t t = 0; t < apply_tiles; t++) affine_apply(y, x, c, tile_at(&apply, t), a);
     }
     free(a.hi);
     return NF_OK;
+}
+
+/*
+ * Backward. Both modes need, per column, sum(dy) and sum(dy * (x - mean)) over
+ * the rows; they are summed in double over the statistics pass's tiles and
+ * merged in row-tile order, so they are bit-identical whatever the thread
+ * count. Every dx is then the affine map a * dy + b * (x - mean) + k of its
+ * column, evaluated in double and rounded once:
+ *  - training (batch statistics, Ioffe and Szegedy, 2015, section 3):
+ *    dx = gamma * rstd * (dy - sum(dy) / n - (x - mean) * rstd^2 * sum(dy * (x - mean)) / n),
+ *    PyTorch's batch_norm_backward, so a = gamma * rstd, b = -a * rstd^2 * sum(dy * (x - mean)) / n,
+ *    k = -a * sum(dy) / n;
+ *  - eval (constant running statistics): dx = gamma * rstd * dy, so b = k = 0.
+ */
+typedef struct {
+    float *dx, *dgamma, *dbeta;
+    const float *dy, *x, *mean, *gamma;
+    /* Training: the saved rstd; eval: running_var, with eps. */
+    const float *rstd, *running_var;
+    float eps;
+    int accumulate;
+} bwd_args;
+
+/* The per-column map of dx and the column sums' partial results, in one allocation freed with free(m.a). */
+typedef struct {
+    double *a, *b, *k, *part_dy, *part_dyxc;
+} bwd_scratch;
+
+static bwd_scratch bwd_scratch_alloc(int64_t c, int64_t row_tiles) {
+    bwd_scratch m = {malloc(sizeof(double) * (size_t)c * (3 + 2 * (size_t)row_tiles)), NULL, NULL, NULL, NULL};
+    if (m.a != NULL) {
+        m.b = m.a + c;
+        m.k = m.b + c;
+        m.part_dy = m.k + c;
+        m.part_dyxc = m.part_dy + row_tiles * c;
+    }
+    return m;
+}
+
+/* sum(dy) and sum(dy * (x - mean)) of `cols` columns over `rows` rows, in row order; pointers at the tile's corner. */
+static inline void grad_sum_columns(double *sum_dy_out, double *sum_dyxc_out, const float *dy, const float *x,
+                                    const float *mean, int64_t c, int64_t rows, int64_t cols) {
+    double sum_dy[BN_STAT_COLS] = {0};
+    double sum_dyxc[BN_STAT_COLS] = {0};
+    for (int64_t r = 0; r < rows; r++) {
+        const float *dyr = dy + r * c;
+        const float *xr = x + r * c;
+#pragma omp simd
+        for (int64_t j = 0; j < cols; j++) {
+            const double g = dyr[j];
+            sum_dy[j] += g;
+            sum_dyxc[j] += g * ((double)xr[j] - (double)mean[j]);
+        }
+    }
+    for (int64_t j = 0; j < cols; j++) {
+        sum_dy_out[j] = sum_dy[j];
+        sum_dyxc_out[j] = sum_dyxc[j];
+    }
+}
+
+/* A full-width tile gets the column count as a constant, as tile_moments does. */
+static void tile_grad_sums(bwd_scratch m, const bwd_args *g, int64_t c, tile s) {
+    const int64_t at = s.row_tile * c + s.j0;
+    const int64_t corner = s.r0 * c + s.j0;
+    if (s.cols == BN_STAT_COLS)
+        grad_sum_columns(m.part_dy + at, m.part_dyxc + at, g->dy + corner, g->x + corner, g->mean + s.j0, c,
+                         s.rows, BN_STAT_COLS);
+    else
+        grad_sum_columns(m.part_dy + at, m.part_dyxc + at, g->dy + corner, g->x + corner, g->mean + s.j0, c,
+                         s.rows, s.cols);
+}
+
+/* PyTorch accumulates a parameter's gradient as a float addition of the new, already rounded gradient. */
+static void store_param_grad(float *out, double value, int accumulate) {
+    if (out == NULL) return;
+    *out = accumulate ? *out + (float)value : (float)value;
+}
+
+/*
+ * Merges column j's partial sums in row-tile order (when they were computed),
+ * writes dgamma and dbeta, and sets the column's map for dx.
+ */
+static void finish_grad_column(const tiling *t, int64_t j, bwd_scratch m, const bwd_args *g, int train,
+                               int have_sums) {
+    double sum_dy = 0;
+    double sum_dyxc = 0;
+    if (have_sums)
+        for (int64_t rt = 0; rt < t->row_tiles; rt++) {
+            sum_dy += m.part_dy[rt * t->c + j];
+            sum_dyxc += m.part_dyxc[rt * t->c + j];
+        }
+    const double rstd = train ? (double)g->rstd[j] : running_rstd(g->running_var[j], g->eps);
+    store_param_grad(g->dgamma == NULL ? NULL : g->dgamma + j, sum_dyxc * rstd, g->accumulate);
+    store_param_grad(g->dbeta == NULL ? NULL : g->dbeta + j, sum_dy, g->accumulate);
+    const double a = g->gamma != NULL ? (double)g->gamma[j] * rstd : rstd;
+    const double n = (double)t->n;
+    m.a[j] = a;
+    m.b[j] = train ? -a * rstd * rstd * sum_dyxc / n : 0.0;
+    m.k[j] = train ? -a * sum_dy / n : 0.0;
+}
+
+static void grad_apply(const bwd_args *g, int64_t c, tile s, bwd_scratch m) {
+    const double *a = m.a + s.j0, *b = m.b + s.j0, *k = m.k + s.j0;
+    const float *mean = g->mean + s.j0;
+    for (int64_t r = s.r0; r < s.r0 + s.rows; r++) {
+        const float *dyr = g->dy + r * c + s.j0;
+        const float *xr = g->x + r * c + s.j0;
+        float *dxr = g->dx + r * c + s.j0;
+        /* simd: each dy is read before its dx is written, so dx may be dy. */
+#pragma omp simd
+        for (int64_t j = 0; j < s.cols; j++)
+            dxr[j] = (float)(a[j] * (double)dyr[j] + b[j] * ((double)xr[j] - (double)mean[j]) + k[j]);
+    }
+}
+
+static int32_t batchnorm_bwd(const char *op, const bwd_args *g, int64_t n, int64_t c, int train) {
+    if (g->accumulate != 0 && g->accumulate != 1)
+        return nf_fail(NF_ERR_INVALID_ARGUMENT, "%s: accumulate must be 0 or 1, got %d", op, g->accumulate);
+    /* dx == dy is in place: the NULL stands for dy then. */
+    const span arrays[] = {{g->dx, n * c, "dx"},
+                           {g->dgamma, c, "dgamma"},
+                           {g->dbeta, c, "dbeta"},
+                           {g->dx == g->dy ? NULL : g->dy, n * c, "dy"},
+                           {g->x, n * c, "x"},
+                           {g->mean, c, train ? "save_mean" : "running_mean"},
+                           {train ? g->rstd : g->running_var, c, train ? "save_rstd" : "running_var"},
+                           {g->gamma, c, "gamma"}};
+    const int32_t status = check_disjoint(op, arrays, 3, (int)(sizeof arrays / sizeof arrays[0]));
+    if (status != NF_OK) return status;
+
+    const tiling stat = make_tiling(n, c, BN_STAT_ROWS, BN_STAT_COLS);
+    const tiling apply = make_tiling(n, c, BN_APPLY_ROWS, BN_APPLY_COLS);
+    const int64_t stat_tiles = stat.row_tiles * stat.col_tiles;
+    const int64_t apply_tiles = apply.row_tiles * apply.col_tiles;
+    /* Eval's dx needs no sums; its dgamma and dbeta do. */
+    const int have_sums = g->dgamma != NULL || g->dbeta != NULL || (train && g->dx != NULL);
+    const bwd_scratch m = bwd_scratch_alloc(c, stat.row_tiles);
+    if (m.a == NULL)
+        return nf_fail(NF_ERR_OUT_OF_MEMORY, "%s: cannot allocate the sums of %lld columns", op, (long long)c);
+
+#pragma omp parallel num_threads(nf_threads()) if (n * c >= NF_PARALLEL_MIN_WORK)
+    {
+        if (have_sums) {
+#pragma omp for schedule(static)
+            for (int64_t t = 0; t < stat_tiles; t++) tile_grad_sums(m, g, c, tile_at(&stat, t));
+        }
+#pragma omp for schedule(static)
+        for (int64_t j = 0; j < c; j++) finish_grad_column(&stat, j, m, g, train, have_sums);
+        if (g->dx != NULL) {
+#pragma omp for schedule(static)
+            for (int64_t t = 0; t < apply_tiles; t++) grad_apply(g, c, tile_at(&apply, t), m);
+        }
+    }
+    free(m.a);
+    return NF_OK;
+}
+
+NF_API int32_t nf_batchnorm_bwd_train_f32(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x,
+                                          const float *save_mean, const float *save_rstd, const float *gamma,
+                                          int64_t n, int64_t c, int32_t accumulate) {
+    static const char op[] = "nf_batchnorm_bwd_train_f32";
+    NF_CHECK_PTR(op, dy);
+    NF_CHECK_PTR(op, x);
+    NF_CHECK_PTR(op, save_mean);
+    NF_CHECK_PTR(op, save_rstd);
+    NF_CHECK_POSITIVE(op, n);
+    NF_CHECK_POSITIVE(op, c);
+    const bwd_args g = {.dx = dx, .dgamma = dgamma, .dbeta = dbeta, .dy = dy, .x = x, .mean = save_mean,
+                        .gamma = gamma, .rstd = save_rstd, .accumulate = accumulate};
+    return batchnorm_bwd(op, &g, n, c, 1);
+}
+
+NF_API int32_t nf_batchnorm_bwd_eval_f32(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x,
+                                         const float *running_mean, const float *running_var, const float *gamma,
+                                         int64_t n, int64_t c, float eps, int32_t accumulate) {
+    static const char op[] = "nf_batchnorm_bwd_eval_f32";
+    NF_CHECK_PTR(op, dy);
+    NF_CHECK_PTR(op, x);
+    NF_CHECK_PTR(op, running_mean);
+    NF_CHECK_PTR(op, running_var);
+    NF_CHECK_POSITIVE(op, n);
+    NF_CHECK_POSITIVE(op, c);
+    const int32_t status = nf_layernorm_check_eps(op, eps);
+    if (status != NF_OK) return status;
+    const bwd_args g = {.dx = dx, .dgamma = dgamma, .dbeta = dbeta, .dy = dy, .x = x, .mean = running_mean,
+                        .gamma = gamma, .running_var = running_var, .eps = eps, .accumulate = accumulate};
+    return batchnorm_bwd(op, &g, n, c, 0);
 }

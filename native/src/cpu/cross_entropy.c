@@ -1,7 +1,8 @@
 /*
  * Cross-entropy of logits against integer labels with PyTorch's semantics
  * (aten/src/ATen/native/LossNLL.cpp: nll_loss of log_softmax, plus
- * cross_entropy_loss_label_smoothing for label_smoothing > 0).
+ * cross_entropy_loss_label_smoothing for label_smoothing > 0), and its
+ * gradient with respect to the logits.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -54,10 +55,20 @@ static int32_t check_labels(const char *op, const int64_t *labels, int64_t rows,
 }
 
 /*
+ * The denominator of MEAN, PyTorch's total weight: the sum of w[t] over the
+ * samples not ignored (their count without weights), in double, in index order.
+ */
+static double total_weight(const int64_t *labels, int64_t rows, const ce_params *p) {
+    double total = 0;
+    for (int64_t i = 0; i < rows; i++)
+        if (labels[i] != p->ignore_index) total += p->weight != NULL ? p->weight[labels[i]] : 1.0;
+    return total;
+}
+
+/*
  * Per-sample losses in parallel (independent outputs), then sums over the
  * samples in index order on one thread, so the result never depends on the
- * thread count. The denominator of MEAN is PyTorch's total weight: the sum of
- * w[t] over the samples not ignored, or their count without weights.
+ * thread count.
  */
 static int32_t reduce(float *loss, const float *logits, const int64_t *labels, int64_t rows,
                       int32_t reduction, int parallel, const ce_params *p) {
@@ -69,14 +80,25 @@ static int32_t reduce(float *loss, const float *logits, const int64_t *labels, i
     for (int64_t i = 0; i < rows; i++)
         per_sample[i] = sample_loss(logits + i * p->classes, labels[i], p);
     double sum = 0;
-    double total_weight = 0;
-    for (int64_t i = 0; i < rows; i++) {
-        sum += per_sample[i];
-        if (labels[i] != p->ignore_index) total_weight += p->weight != NULL ? p->weight[labels[i]] : 1.0;
-    }
+    for (int64_t i = 0; i < rows; i++) sum += per_sample[i];
     free(per_sample);
-    *loss = (float)(reduction == NF_REDUCTION_MEAN ? sum / total_weight : sum);
+    *loss = (float)(reduction == NF_REDUCTION_MEAN ? sum / total_weight(labels, rows, p) : sum);
     return NF_OK;
+}
+
+/* The checks the forward and the backward share, past their pointers: sizes, scalars and every label. */
+static int32_t check_args(const char *op, const int64_t *labels, int64_t rows, int64_t classes,
+                          float label_smoothing, int32_t reduction, const ce_params *p) {
+    NF_CHECK_POSITIVE(op, rows);
+    NF_CHECK_POSITIVE(op, classes);
+    if (!(label_smoothing >= 0.0f && label_smoothing <= 1.0f))
+        return nf_fail(NF_ERR_INVALID_ARGUMENT, "%s: label_smoothing must be in [0, 1], got %g", op,
+                       (double)label_smoothing);
+    if (reduction != NF_REDUCTION_NONE && reduction != NF_REDUCTION_MEAN && reduction != NF_REDUCTION_SUM)
+        return nf_fail(NF_ERR_INVALID_ARGUMENT,
+                       "%s: reduction must be NF_REDUCTION_NONE, _MEAN or _SUM (0, 1, 2), got %d", op,
+                       (int)reduction);
+    return check_labels(op, labels, rows, p);
 }
 
 NF_API int32_t nf_cross_entropy_fwd_f32(float *loss, const float *logits, const int64_t *labels,
@@ -87,22 +109,77 @@ NF_API int32_t nf_cross_entropy_fwd_f32(float *loss, const float *logits, const 
     NF_CHECK_PTR(op, loss);
     NF_CHECK_PTR(op, logits);
     NF_CHECK_PTR(op, labels);
-    NF_CHECK_POSITIVE(op, rows);
-    NF_CHECK_POSITIVE(op, classes);
-    if (!(label_smoothing >= 0.0f && label_smoothing <= 1.0f))
-        return nf_fail(NF_ERR_INVALID_ARGUMENT, "%s: label_smoothing must be in [0, 1], got %g", op,
-                       (double)label_smoothing);
-    if (reduction != NF_REDUCTION_NONE && reduction != NF_REDUCTION_MEAN && reduction != NF_REDUCTION_SUM)
-        return nf_fail(NF_ERR_INVALID_ARGUMENT,
-                       "%s: reduction must be NF_REDUCTION_NONE, _MEAN or _SUM (0, 1, 2), got %d", op,
-                       (int)reduction);
     const ce_params p = {weight, classes, ignore_index, label_smoothing};
-    const int32_t status = check_labels(op, labels, rows, &p);
+    const int32_t status = check_args(op, labels, rows, classes, label_smoothing, reduction, &p);
     if (status != NF_OK) return status;
 
     const int parallel = rows > 1 && rows * classes >= NF_PARALLEL_MIN_WORK;
     if (reduction != NF_REDUCTION_NONE) return reduce(loss, logits, labels, rows, reduction, parallel, &p);
 #pragma omp parallel for schedule(static) num_threads(nf_threads()) if (parallel)
     for (int64_t i = 0; i < rows; i++) loss[i] = (float)sample_loss(logits + i * classes, labels[i], &p);
+    return NF_OK;
+}
+
+/*
+ * One row of the backward: dx = g * (s * softmax(x) - q), the derivative of
+ * sample_loss's (1 - e) * nll + (e / C) * smooth through the log-softmax
+ * (d logp[c] / d x[j] = [c == j] - p[j]), with s = (1 - e) * w[t] + (e / C) * W
+ * and q[j] = (1 - e) * w[t] * [j == t] + (e / C) * w[j]; the smoothing terms
+ * only when e > 0, as in the forward. The exponentials go through dx (so dx
+ * may be x), one float rounding each, and the rest is in double.
+ */
+static void sample_grad(float *dx, const float *x, int64_t t, double g, double weight_sum, const ce_params *p) {
+    const int64_t n = p->classes;
+    if (t == p->ignore_index) {
+        for (int64_t j = 0; j < n; j++) dx[j] = 0.0f;
+        return;
+    }
+    const double inv_sum = 1.0 / nf_row_exp_sum(dx, x, n, nf_row_max(x, n));
+    const double w_t = p->weight != NULL ? p->weight[t] : 1.0;
+    const double e = p->smoothing;
+    const double smooth = e / (double)n;
+    const double s = e > 0 ? (1.0 - e) * w_t + smooth * weight_sum : w_t;
+    for (int64_t j = 0; j < n; j++) {
+        double q = j == t ? (1.0 - e) * w_t : 0.0;
+        if (e > 0) q += smooth * (p->weight != NULL ? p->weight[j] : 1.0);
+        dx[j] = (float)(g * (s * ((double)dx[j] * inv_sum) - q));
+    }
+}
+
+/* The scale of row i's gradient: dloss[i], dloss[0], or dloss[0] over the total weight. */
+static double row_scale(const float *dloss, int64_t i, int32_t reduction, double mean_denominator) {
+    if (reduction == NF_REDUCTION_NONE) return dloss[i];
+    return reduction == NF_REDUCTION_MEAN ? (double)dloss[0] / mean_denominator : (double)dloss[0];
+}
+
+NF_API int32_t nf_cross_entropy_bwd_f32(float *dlogits, const float *dloss, const float *logits,
+                                        const int64_t *labels, const float *weight, int64_t rows,
+                                        int64_t classes, int64_t ignore_index, float label_smoothing,
+                                        int32_t reduction) {
+    static const char op[] = "nf_cross_entropy_bwd_f32";
+    NF_CHECK_PTR(op, dlogits);
+    NF_CHECK_PTR(op, dloss);
+    NF_CHECK_PTR(op, logits);
+    NF_CHECK_PTR(op, labels);
+    const ce_params p = {weight, classes, ignore_index, label_smoothing};
+    const int32_t status = check_args(op, labels, rows, classes, label_smoothing, reduction, &p);
+    if (status != NF_OK) return status;
+    const int64_t size = rows * classes;
+    NF_CHECK_DISJOINT(op, dlogits, size, dloss, reduction == NF_REDUCTION_NONE ? rows : 1);
+    NF_CHECK_DISJOINT(op, dlogits, size, labels, rows);
+    NF_CHECK_DISJOINT(op, dlogits, size, weight, classes);
+    /* dlogits == logits is in place (sample_grad reads each row before writing it); partial overlap is not. */
+    if (dlogits != logits && NF_OVERLAPS(dlogits, size, logits, size))
+        return nf_fail(NF_ERR_INVALID_ARGUMENT, "%s: dlogits overlaps logits", op);
+
+    double weight_sum = 0;
+    if (label_smoothing > 0.0f)
+        for (int64_t c = 0; c < classes; c++) weight_sum += weight != NULL ? weight[c] : 1.0;
+    const double denominator = reduction == NF_REDUCTION_MEAN ? total_weight(labels, rows, &p) : 1.0;
+    const int parallel = rows > 1 && size >= NF_PARALLEL_MIN_WORK;
+#pragma omp parallel for schedule(static) num_threads(nf_threads()) if (parallel)
+    for (int64_t i = 0; i < rows; i++)
+        sample_grad(dlogits + i * classes, logits + i * classes, labels[i],
+                    row_scale(dloss, i, reduction, denominator), weight_sum, &p);
     return NF_OK;
 }

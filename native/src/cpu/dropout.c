@@ -1,4 +1,4 @@
-/* Dropout forward and mask (Srivastava et al., JMLR 2014) on the Philox stream of dropout.h. */
+/* Dropout forward, mask and backward (Srivastava et al., JMLR 2014) on the Philox stream of dropout.h. */
 #include "../common/dropout.h"
 
 #include <stddef.h>
@@ -97,11 +97,13 @@ static int32_t check_common(const char *op, int64_t n, uint64_t offset, float p)
     return NF_OK;
 }
 
-NF_API int32_t nf_dropout_fwd_f32(float *y, const float *x, int64_t n, uint64_t seed, uint64_t offset,
-                                  float p, int32_t inverted) {
-    static const char op[] = "nf_dropout_fwd_f32";
-    NF_CHECK_PTR(op, y);
-    NF_CHECK_PTR(op, x);
+/*
+ * y = dropout(x) for the entry points that map an array: the forward, and the
+ * backward, which is the same map applied to dy (dropout's Jacobian is the
+ * diagonal kept * scale). The caller has checked y and x for NULL.
+ */
+static int32_t dropout_map(const char *op, float *y, const float *x, int64_t n, uint64_t seed, uint64_t offset,
+                           float p, int32_t inverted) {
     const int32_t status = check_common(op, n, offset, p);
     if (status != NF_OK) return status;
     if (inverted != 0 && inverted != 1)
@@ -114,6 +116,23 @@ NF_API int32_t nf_dropout_fwd_f32(float *y, const float *x, int64_t n, uint64_t 
     }
     dropout_run(y, x, n, seed, offset, p, inverted ? MODE_INVERTED : MODE_PLAIN);
     return NF_OK;
+}
+
+NF_API int32_t nf_dropout_fwd_f32(float *y, const float *x, int64_t n, uint64_t seed, uint64_t offset,
+                                  float p, int32_t inverted) {
+    static const char op[] = "nf_dropout_fwd_f32";
+    NF_CHECK_PTR(op, y);
+    NF_CHECK_PTR(op, x);
+    return dropout_map(op, y, x, n, seed, offset, p, inverted);
+}
+
+/* No mask is kept between the passes: (seed, offset) draws it again, for the cost of the Philox rounds. */
+NF_API int32_t nf_dropout_bwd_f32(float *dx, const float *dy, int64_t n, uint64_t seed, uint64_t offset, float p,
+                                  int32_t inverted) {
+    static const char op[] = "nf_dropout_bwd_f32";
+    NF_CHECK_PTR(op, dx);
+    NF_CHECK_PTR(op, dy);
+    return dropout_map(op, dx, dy, n, seed, offset, p, inverted);
 }
 
 NF_API int32_t nf_dropout_mask_fwd_f32(float *mask, int64_t n, uint64_t seed, uint64_t offset, float p) {

@@ -1,4 +1,5 @@
-/* Sum of squares for the L2 penalty lambda * ||theta||^2 (weight decay). */
+/* Sum of squares for the L2 penalty lambda * ||theta||^2 (weight decay), and the penalty's gradient. */
+#include <math.h>
 #include <stdlib.h>
 
 #include "../common/error.h"
@@ -49,5 +50,34 @@ NF_API int32_t nf_l2_fwd_f32(double *sum_squares, const float *x, int64_t n) {
     for (int64_t c = 0; c < chunks; c++) sum += partial[c];
     free(partial);
     *sum_squares = sum;
+    return NF_OK;
+}
+
+/*
+ * The gradient of lambda * ||x||^2 is 2 * lambda * x. The factor 2 * lambda is
+ * exact in float (a doubling), so each element costs a product rounded once,
+ * and the sum with grad rounded once: PyTorch's autograd rounds lambda * (2 * x)
+ * to the same float, and .grad accumulation and SGD's weight decay
+ * (grad + weight_decay * param) add in the same order. Element-wise, so any
+ * split of the work gives the same bits.
+ */
+NF_API int32_t nf_l2_bwd_f32(float *grad, const float *x, int64_t n, float lambda, int32_t accumulate) {
+    static const char op[] = "nf_l2_bwd_f32";
+    NF_CHECK_PTR(op, grad);
+    NF_CHECK_PTR(op, x);
+    NF_CHECK_POSITIVE(op, n);
+    if (!(lambda >= 0.0f) || isinf(lambda))
+        return nf_fail(NF_ERR_INVALID_ARGUMENT, "%s: lambda must be finite and >= 0, got %g", op, (double)lambda);
+    if (accumulate != 0 && accumulate != 1)
+        return nf_fail(NF_ERR_INVALID_ARGUMENT, "%s: accumulate must be 0 or 1, got %d", op, accumulate);
+    NF_CHECK_DISJOINT(op, grad, n, x, n);
+    const float factor = 2.0f * lambda;
+    if (accumulate) {
+#pragma omp parallel for schedule(static) num_threads(nf_threads()) if (n >= NF_PARALLEL_MIN_WORK)
+        for (int64_t i = 0; i < n; i++) grad[i] = grad[i] + factor * x[i];
+    } else {
+#pragma omp parallel for schedule(static) num_threads(nf_threads()) if (n >= NF_PARALLEL_MIN_WORK)
+        for (int64_t i = 0; i < n; i++) grad[i] = factor * x[i];
+    }
     return NF_OK;
 }

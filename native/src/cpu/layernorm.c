@@ -1,20 +1,20 @@
-/* LayerNorm over the last dimension of x[rows, cols] (Ba et al., 2016). */
+/* LayerNorm over the last dimension of x[rows, cols] (Ba et al., 2016), forward and backward. */
 #include <math.h>
 #include <stddef.h>
+#include <stdlib.h>
 
+#include "gemm.h"
 #include "layernorm.h"
 
 #include "../common/error.h"
 #include "../common/parallel.h"
 
 /*
- * Mean and biased variance of one row, in double, by two passes over it: the row is in
- * cache for the second pass, and subtracting the mean first keeps the
- * variance accurate when |mean| >> spread, where E[x^2] - E[x]^2 in float
- * would cancel catastrophically. Eight double lanes give a fixed summation
- * order (deterministic) that the compiler can still vectorize.
+ * The mean of one row, summed in double in eight lanes: a fixed summation
+ * order (deterministic) that the compiler can still vectorize. The backward
+ * pass sums the row again in this same order to recover the forward's mean.
  */
-static void row_moments(const float *x, int64_t n, double *mean_out, double *var_out) {
+static double row_mean(const float *x, int64_t n) {
     double lane[8] = {0};
     int64_t i = 0;
     for (; i + 8 <= n; i += 8)
@@ -22,10 +22,19 @@ static void row_moments(const float *x, int64_t n, double *mean_out, double *var
     double sum = 0;
     for (; i < n; i++) sum += x[i];
     for (int l = 0; l < 8; l++) sum += lane[l];
-    const double mean = sum / (double)n;
+    return sum / (double)n;
+}
 
+/*
+ * Mean and biased variance of one row, in double, by two passes over it: the
+ * row is in cache for the second pass, and subtracting the mean first keeps
+ * the variance accurate when |mean| >> spread, where E[x^2] - E[x]^2 in float
+ * would cancel catastrophically.
+ */
+static void row_moments(const float *x, int64_t n, double *mean_out, double *var_out) {
+    const double mean = row_mean(x, n);
     double sq[8] = {0};
-    i = 0;
+    int64_t i = 0;
     for (; i + 8 <= n; i += 8)
         for (int l = 0; l < 8; l++) {
             const double d = x[i + l] - mean;
@@ -41,25 +50,30 @@ static void row_moments(const float *x, int64_t n, double *mean_out, double *var
     *var_out = ss / (double)n;
 }
 
-void nf_layernorm_row_f32(float *y, float *mean_out, float *rstd_out, const float *x,
-                          const float *gamma, const float *beta, int64_t cols, float eps) {
-    double mean_d, var_d;
-    row_moments(x, cols, &mean_d, &var_d);
-    /*
-     * The mean as a float pair (hi + lo): x - hi is exact when x is within a
-     * factor of two of hi (Sterbenz), so a large mean costs no accuracy in x - mean.
-     */
-    const float mean = (float)mean_d;
-    const float mean_lo = (float)(mean_d - (double)mean);
-    const float rstd = (float)(1.0 / sqrt(var_d + (double)eps));
+void nf_layernorm_apply_row_f32(float *y, const float *x, float mean, float mean_lo, float rstd,
+                                const float *gamma, const float *beta, int64_t cols) {
     for (int64_t j = 0; j < cols; j++) {
-        float v = ((x[j] - mean) - mean_lo) * rstd;
+        float v = nf_layernorm_xhat(x[j], mean, mean_lo, rstd);
         if (gamma != NULL) v *= gamma[j];
         if (beta != NULL) v += beta[j];
         y[j] = v;
     }
+}
+
+void nf_layernorm_row_f32(float *y, float *mean_out, float *rstd_out, const float *x,
+                          const float *gamma, const float *beta, int64_t cols, float eps) {
+    double mean_d, var_d;
+    row_moments(x, cols, &mean_d, &var_d);
+    const float mean = (float)mean_d;
+    const float mean_lo = (float)(mean_d - (double)mean);
+    const float rstd = (float)(1.0 / sqrt(var_d + (double)eps));
+    nf_layernorm_apply_row_f32(y, x, mean, mean_lo, rstd, gamma, beta, cols);
     if (mean_out != NULL) *mean_out = mean;
     if (rstd_out != NULL) *rstd_out = rstd;
+}
+
+float nf_layernorm_mean_lo_f32(const float *x, int64_t cols, float mean) {
+    return (float)(row_mean(x, cols) - (double)mean);
 }
 
 int32_t nf_layernorm_check_eps(const char *op, float eps) {
@@ -85,5 +99,118 @@ NF_API int32_t nf_layernorm_fwd_f32(float *y, float *mean, float *rstd, const fl
     for (int64_t r = 0; r < rows; r++)
         nf_layernorm_row_f32(y + r * cols, mean ? mean + r : NULL, rstd ? rstd + r : NULL,
                              x + r * cols, gamma, beta, cols, eps);
+    return NF_OK;
+}
+
+/* g = dy * gamma (gamma NULL is 1), exact in double. */
+static inline double scaled_grad(const float *dy, const float *gamma, int64_t j) {
+    return gamma != NULL ? (double)dy[j] * (double)gamma[j] : (double)dy[j];
+}
+
+/*
+ * dx = rstd * (g - mean(g) - xhat * mean(g * xhat)) over one row, with
+ * g = dy * gamma: the chain rule through the row's mean and variance, as
+ * PyTorch's layer_norm_backward computes it. The two means are summed in
+ * double in eight lanes (a fixed order) and the bracket, which cancels when
+ * g is nearly affine in xhat, is evaluated in double, so dx carries the
+ * float rounding of xhat and its own, little else. dx may be dy.
+ */
+static void bwd_row(float *dx, const float *dy, const float *x, float mean, float mean_lo, float rstd,
+                    const float *gamma, int64_t cols) {
+    double lane_g[8] = {0};
+    double lane_gx[8] = {0};
+    int64_t j = 0;
+    for (; j + 8 <= cols; j += 8)
+        for (int l = 0; l < 8; l++) {
+            const double g = scaled_grad(dy, gamma, j + l);
+            lane_g[l] += g;
+            lane_gx[l] += g * nf_layernorm_xhat(x[j + l], mean, mean_lo, rstd);
+        }
+    double sum_g = 0;
+    double sum_gx = 0;
+    for (; j < cols; j++) {
+        const double g = scaled_grad(dy, gamma, j);
+        sum_g += g;
+        sum_gx += g * nf_layernorm_xhat(x[j], mean, mean_lo, rstd);
+    }
+    for (int l = 0; l < 8; l++) {
+        sum_g += lane_g[l];
+        sum_gx += lane_gx[l];
+    }
+    const double mean_g = sum_g / (double)cols;
+    const double mean_gx = sum_gx / (double)cols;
+    for (j = 0; j < cols; j++) {
+        const double xhat = nf_layernorm_xhat(x[j], mean, mean_lo, rstd);
+        dx[j] = (float)((double)rstd * ((scaled_grad(dy, gamma, j) - mean_g) - xhat * mean_gx));
+    }
+}
+
+/* Columns per range of dgamma, the parallel unit, as for the column sums of gemm.h. */
+#define DGAMMA_COLS 64
+
+/*
+ * dgamma[j] = sum_r dy[r, j] * xhat[r, j], in double in ascending r; each
+ * range of columns is one thread's, so the threads never split a sum.
+ */
+static void dgamma_columns(float *dgamma, const float *dy, const float *x, const float *mean,
+                           const float *mean_lo, const float *rstd, int64_t rows, int64_t cols,
+                           int accumulate) {
+#pragma omp for schedule(static)
+    for (int64_t j0 = 0; j0 < cols; j0 += DGAMMA_COLS) {
+        const int64_t n = cols - j0 < DGAMMA_COLS ? cols - j0 : DGAMMA_COLS;
+        double acc[DGAMMA_COLS] = {0};
+        for (int64_t r = 0; r < rows; r++) {
+            const float *dy_r = dy + r * cols + j0;
+            const float *x_r = x + r * cols + j0;
+            for (int64_t j = 0; j < n; j++)
+                acc[j] += (double)dy_r[j] * nf_layernorm_xhat(x_r[j], mean[r], mean_lo[r], rstd[r]);
+        }
+        for (int64_t j = 0; j < n; j++) nf_store_grad(dgamma + j0 + j, (float)acc[j], accumulate);
+    }
+}
+
+void nf_layernorm_bwd_team_f32(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x,
+                               const float *mean, const float *mean_lo, const float *rstd,
+                               const float *gamma, int64_t rows, int64_t cols, int accumulate) {
+    if (dgamma != NULL) dgamma_columns(dgamma, dy, x, mean, mean_lo, rstd, rows, cols, accumulate);
+    if (dbeta != NULL) nf_gemm_column_sums_f32(dbeta, dy, rows, cols, accumulate);
+    if (dx != NULL) {
+#pragma omp for schedule(static)
+        for (int64_t r = 0; r < rows; r++)
+            bwd_row(dx + r * cols, dy + r * cols, x + r * cols, mean[r], mean_lo[r], rstd[r], gamma, cols);
+    }
+}
+
+NF_API int32_t nf_layernorm_bwd_f32(float *dx, float *dgamma, float *dbeta, const float *dy,
+                                    const float *x, const float *mean, const float *rstd,
+                                    const float *gamma, int64_t rows, int64_t cols,
+                                    int32_t accumulate) {
+    static const char op[] = "nf_layernorm_bwd_f32";
+    NF_CHECK_PTR(op, dy);
+    NF_CHECK_PTR(op, x);
+    NF_CHECK_PTR(op, mean);
+    NF_CHECK_PTR(op, rstd);
+    NF_CHECK_POSITIVE(op, rows);
+    NF_CHECK_POSITIVE(op, cols);
+    NF_CHECK_FLAG(op, accumulate);
+    const int64_t n = rows * cols;
+    const nf_span outputs[] = {NF_SPAN(dx, n), NF_SPAN(dgamma, cols), NF_SPAN(dbeta, cols)};
+    const nf_span inputs[] = {NF_SPAN(dy, n), NF_SPAN(x, n), NF_SPAN(mean, rows), NF_SPAN(rstd, rows),
+                              NF_SPAN(gamma, cols)};
+    const int32_t status = nf_check_disjoint(op, outputs, 3, inputs, 5);
+    if (status != NF_OK) return status;
+
+    float *mean_lo = malloc(sizeof(float) * (size_t)rows);
+    if (mean_lo == NULL)
+        return nf_fail(NF_ERR_OUT_OF_MEMORY, "%s: cannot allocate %lld floats of scratch", op,
+                       (long long)rows);
+#pragma omp parallel num_threads(nf_threads()) if (n >= NF_PARALLEL_MIN_WORK)
+    {
+#pragma omp for schedule(static)
+        for (int64_t r = 0; r < rows; r++) mean_lo[r] = nf_layernorm_mean_lo_f32(x + r * cols, cols, mean[r]);
+        nf_layernorm_bwd_team_f32(dx, dgamma, dbeta, dy, x, mean, mean_lo, rstd, gamma, rows, cols,
+                                  accumulate);
+    }
+    free(mean_lo);
     return NF_OK;
 }

@@ -5,9 +5,11 @@
  * the backward pass needs only the product and the row statistics.
  */
 #include <stddef.h>
+#include <stdlib.h>
 
 #include "gemm.h"
 #include "layernorm.h"
+#include "linear.h"
 #include "relu.h"
 
 #include "../common/error.h"
@@ -33,8 +35,7 @@ NF_API int32_t nf_linear_ln_relu_fwd_f32(float *y, float *h, float *mean, float 
     NF_CHECK_POSITIVE(op, out_features);
     const int32_t status = nf_layernorm_check_eps(op, eps);
     if (status != NF_OK) return status;
-    if (relu != 0 && relu != 1)
-        return nf_fail(NF_ERR_INVALID_ARGUMENT, "%s: relu must be 0 or 1, got %d", op, relu);
+    NF_CHECK_FLAG(op, relu);
     const int64_t out_numel = rows * out_features;
     NF_CHECK_DISJOINT(op, y, out_numel, h, out_numel);
     NF_CHECK_DISJOINT(op, y, out_numel, x, rows * in_features);
@@ -68,5 +69,70 @@ NF_API int32_t nf_linear_ln_relu_fwd_f32(float *y, float *h, float *mean, float 
             if (relu) nf_relu_span_f32(y_row, y_row, out_features);
         }
     }
+    return NF_OK;
+}
+
+NF_API int32_t nf_linear_ln_relu_bwd_f32(float *dx, float *dweight, float *dbias, float *dgamma, float *dbeta,
+                                         const float *dy, const float *x, const float *weight, const float *h,
+                                         const float *mean, const float *rstd, const float *gamma,
+                                         const float *beta, int64_t rows, int64_t in_features,
+                                         int64_t out_features, int32_t relu, int32_t accumulate) {
+    static const char op[] = "nf_linear_ln_relu_bwd_f32";
+    NF_CHECK_PTR(op, dy);
+    NF_CHECK_PTR(op, x);
+    NF_CHECK_PTR(op, weight);
+    NF_CHECK_PTR(op, h);
+    NF_CHECK_PTR(op, mean);
+    NF_CHECK_PTR(op, rstd);
+    NF_CHECK_POSITIVE(op, rows);
+    NF_CHECK_POSITIVE(op, in_features);
+    NF_CHECK_POSITIVE(op, out_features);
+    NF_CHECK_FLAG(op, relu);
+    NF_CHECK_FLAG(op, accumulate);
+    const int64_t out_numel = rows * out_features;
+    const int64_t x_numel = rows * in_features;
+    const int64_t weight_numel = out_features * in_features;
+    const nf_span outputs[] = {NF_SPAN(dx, x_numel), NF_SPAN(dweight, weight_numel), NF_SPAN(dbias, out_features),
+                               NF_SPAN(dgamma, out_features), NF_SPAN(dbeta, out_features)};
+    const nf_span inputs[] = {NF_SPAN(dy, out_numel), NF_SPAN(x, x_numel), NF_SPAN(weight, weight_numel),
+                              NF_SPAN(h, out_numel), NF_SPAN(mean, rows), NF_SPAN(rstd, rows),
+                              NF_SPAN(gamma, out_features), NF_SPAN(beta, out_features)};
+    const int32_t status = nf_check_disjoint(op, outputs, 5, inputs, 8);
+    if (status != NF_OK) return status;
+
+    /* dh, the gradient of the product, and the low parts of the row means. */
+    float *scratch = malloc(sizeof(float) * (size_t)(out_numel + rows));
+    if (scratch == NULL)
+        return nf_fail(NF_ERR_OUT_OF_MEMORY, "%s: cannot allocate %lld floats of scratch", op,
+                       (long long)(out_numel + rows));
+    float *dh = scratch;
+    float *mean_lo = scratch + out_numel;
+
+    /*
+     * Each step is a routine of the unfused ops, in their order: the ReLU
+     * mask (from y recomputed bit for bit as the forward computed it, so it
+     * is the forward's mask), LayerNorm's backward pass in place in dh, then
+     * Linear's. The routines' work-sharing loops end in barriers, so each
+     * step sees the whole result of the one before.
+     */
+    const int parallel = nf_linear_bwd_worth_parallel(rows, in_features, out_features) ||
+                         out_numel >= NF_PARALLEL_MIN_WORK;
+#pragma omp parallel num_threads(nf_threads()) if (parallel)
+    {
+#pragma omp for schedule(static)
+        for (int64_t r = 0; r < rows; r++) {
+            const float *h_row = h + r * out_features;
+            mean_lo[r] = nf_layernorm_mean_lo_f32(h_row, out_features, mean[r]);
+            if (relu) {
+                float *dh_row = dh + r * out_features;
+                nf_layernorm_apply_row_f32(dh_row, h_row, mean[r], mean_lo[r], rstd[r], gamma, beta, out_features);
+                nf_relu_bwd_span_f32(dh_row, dy + r * out_features, dh_row, out_features);
+            }
+        }
+        nf_layernorm_bwd_team_f32(dh, dgamma, dbeta, relu ? dh : dy, h, mean, mean_lo, rstd, gamma, rows,
+                                  out_features, accumulate);
+        nf_linear_bwd_team_f32(dx, dweight, dbias, dh, x, weight, rows, in_features, out_features, accumulate);
+    }
+    free(scratch);
     return NF_OK;
 }

@@ -1,4 +1,4 @@
-/* ReLU, max(x, 0) element-wise (Nair & Hinton, 2010). */
+/* ReLU, max(x, 0) element-wise (Nair & Hinton, 2010), and its backward pass. */
 #include "relu.h"
 
 #include <stddef.h>
@@ -12,6 +12,15 @@
  */
 void nf_relu_span_f32(float *y, const float *x, int64_t n) {
     for (int64_t i = 0; i < n; i++) y[i] = x[i] <= 0.0f ? 0.0f : x[i];
+}
+
+/*
+ * PyTorch's threshold_backward(grad, result, 0): `y <= 0 ? 0 : dy` on the
+ * forward output, so a NaN output (NaN <= 0 is false) passes its gradient on.
+ * Element-wise, each y[i] read before dx[i] is written, so dx may be dy or y.
+ */
+void nf_relu_bwd_span_f32(float *dx, const float *dy, const float *y, int64_t n) {
+    for (int64_t i = 0; i < n; i++) dx[i] = y[i] <= 0.0f ? 0.0f : dy[i];
 }
 
 /* Elements per parallel chunk: a multiple of any vector width. */
@@ -30,6 +39,25 @@ NF_API int32_t nf_relu_fwd_f32(float *y, const float *x, int64_t n) {
         const int64_t begin = c * RELU_CHUNK;
         const int64_t len = n - begin < RELU_CHUNK ? n - begin : RELU_CHUNK;
         nf_relu_span_f32(y + begin, x + begin, len);
+    }
+    return NF_OK;
+}
+
+NF_API int32_t nf_relu_bwd_f32(float *dx, const float *dy, const float *y, int64_t n) {
+    static const char op[] = "nf_relu_bwd_f32";
+    NF_CHECK_PTR(op, dx);
+    NF_CHECK_PTR(op, dy);
+    NF_CHECK_PTR(op, y);
+    NF_CHECK_POSITIVE(op, n);
+    if (dx != dy) NF_CHECK_DISJOINT(op, dx, n, dy, n);
+    NF_CHECK_DISJOINT(op, dx, n, y, n);
+
+    const int64_t chunks = (n + RELU_CHUNK - 1) / RELU_CHUNK;
+#pragma omp parallel for schedule(static) num_threads(nf_threads()) if (n >= NF_PARALLEL_MIN_WORK)
+    for (int64_t c = 0; c < chunks; c++) {
+        const int64_t begin = c * RELU_CHUNK;
+        const int64_t len = n - begin < RELU_CHUNK ? n - begin : RELU_CHUNK;
+        nf_relu_bwd_span_f32(dx + begin, dy + begin, y + begin, len);
     }
     return NF_OK;
 }

@@ -16,7 +16,8 @@ import nnfuse.internal.bindings.nnfuse_h;
  * statistics toward them: {@code running = momentum * batch + (1 - momentum) * running},
  * with the unbiased variance {@code var * N / (N - 1)}. PyTorch's
  * {@code momentum=None} (a cumulative average) is {@code momentum = 1 / numBatchesTracked}.
- * Eval uses the running statistics instead.
+ * Eval uses the running statistics instead. The backward passes give the
+ * gradients with respect to x, gamma and beta of either mode.
  *
  * <p>Stateless and thread-safe; a training call writes its running statistics
  * in place, so concurrent calls must not share them. The usual rules of
@@ -30,6 +31,7 @@ public final class BatchNormOps {
     public static final float DEFAULT_MOMENTUM = 0.1f;
 
     private static final String OP = "batchNorm";
+    private static final String BACKWARD = "batchNormBackward";
 
     private BatchNormOps() {}
 
@@ -126,6 +128,116 @@ public final class BatchNormOps {
                 runningVar.segment(), Tensor.segmentOrNull(gamma), Tensor.segmentOrNull(beta), nc[0], nc[1], eps));
     }
 
+    /**
+     * The gradient with respect to {@code x} of a training-mode forward, in a
+     * new tensor; see the writing form for the formula and for the parameter
+     * gradients.
+     *
+     * @param dy       gradient of the loss with respect to y, shape of {@code x}
+     * @param x        the forward's input {@code [N, C]}
+     * @param saveMean the forward's saved means {@code [C]}
+     * @param saveRstd the forward's saved {@code 1 / sqrt(var + eps)} {@code [C]}
+     * @param gamma    the forward's scale {@code [C]}, or null for none
+     */
+    public static Tensor backwardTraining(Tensor dy, Tensor x, Tensor saveMean, Tensor saveRstd, Tensor gamma) {
+        Checks.tensor(BACKWARD, "x", x);
+        return Outputs.fill(Tensor.zeros(x.shape()),
+                dx -> backwardTraining(dx, null, null, dy, x, saveMean, saveRstd, gamma, false));
+    }
+
+    /**
+     * Backward of a training-mode forward (PyTorch's {@code batch_norm} backward
+     * with {@code training=True}), from the statistics the forward saved. The
+     * batch statistics depend on every row, so with {@code g = dy * gamma} and
+     * {@code xhat = (x - mean) * rstd} per column, sums over the batch:
+     * <pre>
+     *   dx     = rstd / N * (N * g - sum(g) - xhat * sum(g * xhat))
+     *   dgamma = sum(dy * xhat),   dbeta = sum(dy)
+     * </pre>
+     * The column sums are in double over fixed blocks of rows merged in order,
+     * and each dx is computed in double and rounded once, so results do not
+     * depend on the thread count.
+     *
+     * @param dx         gradient with respect to x, shape of {@code x}, overwritten; may be {@code dy} (in place);
+     *                   or null when not needed
+     * @param dgamma     gradient with respect to gamma {@code [C]}, or null
+     * @param dbeta      gradient with respect to beta {@code [C]}, or null
+     * @param accumulate false to overwrite dgamma and dbeta, true to add the new gradients to them (rounded to
+     *                   float first), as PyTorch accumulates into {@code .grad}
+     * @see #backwardTraining(Tensor, Tensor, Tensor, Tensor, Tensor)
+     */
+    public static void backwardTraining(Tensor dx, Tensor dgamma, Tensor dbeta, Tensor dy, Tensor x, Tensor saveMean,
+            Tensor saveRstd, Tensor gamma, boolean accumulate) {
+        long[] nc = checkBackward(dx, dgamma, dbeta, dy, x, gamma, List.of("saveMean", "saveRstd"), saveMean,
+                saveRstd);
+        NativeLibrary.ensureLoaded();
+        Status.check(nnfuse_h.nf_batchnorm_bwd_train_f32(Tensor.segmentOrNull(dx), Tensor.segmentOrNull(dgamma),
+                Tensor.segmentOrNull(dbeta), dy.segment(), x.segment(), saveMean.segment(), saveRstd.segment(),
+                Tensor.segmentOrNull(gamma), nc[0], nc[1], accumulate ? 1 : 0));
+    }
+
+    /**
+     * The gradient with respect to {@code x} of an eval-mode forward, in a new
+     * tensor: {@code dy * gamma / sqrt(runningVar + eps)}.
+     *
+     * @see #backwardEval(Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, float, boolean)
+     */
+    public static Tensor backwardEval(Tensor dy, Tensor x, Tensor runningMean, Tensor runningVar, Tensor gamma,
+            float eps) {
+        Checks.tensor(BACKWARD, "x", x);
+        return Outputs.fill(Tensor.zeros(x.shape()),
+                dx -> backwardEval(dx, null, null, dy, x, runningMean, runningVar, gamma, eps, false));
+    }
+
+    /**
+     * Backward of an eval-mode forward, as when a model is fine-tuned in eval
+     * mode: the running statistics are constants, so with
+     * {@code rstd = 1 / sqrt(runningVar + eps)} and {@code xhat = (x - runningMean) * rstd}:
+     * {@code dx = dy * gamma * rstd}, {@code dgamma = sum(dy * xhat)}, {@code dbeta = sum(dy)}.
+     * Outputs, accumulation and determinism as in
+     * {@link #backwardTraining(Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, boolean)}.
+     */
+    public static void backwardEval(Tensor dx, Tensor dgamma, Tensor dbeta, Tensor dy, Tensor x, Tensor runningMean,
+            Tensor runningVar, Tensor gamma, float eps, boolean accumulate) {
+        long[] nc = checkBackward(dx, dgamma, dbeta, dy, x, gamma, List.of("runningMean", "runningVar"), runningMean,
+                runningVar);
+        Checks.nonNegative(BACKWARD, "eps", eps);
+        NativeLibrary.ensureLoaded();
+        Status.check(nnfuse_h.nf_batchnorm_bwd_eval_f32(Tensor.segmentOrNull(dx), Tensor.segmentOrNull(dgamma),
+                Tensor.segmentOrNull(dbeta), dy.segment(), x.segment(), runningMean.segment(), runningVar.segment(),
+                Tensor.segmentOrNull(gamma), nc[0], nc[1], eps, accumulate ? 1 : 0));
+    }
+
+    /**
+     * Checks what both backward modes share, with the two per-channel statistics
+     * named in {@code statNames}, and returns {@code {N, C}}.
+     */
+    private static long[] checkBackward(Tensor dx, Tensor dgamma, Tensor dbeta, Tensor dy, Tensor x, Tensor gamma,
+            List<String> statNames, Tensor stat0, Tensor stat1) {
+        final String op = BACKWARD;
+        Checks.tensor(op, "x", x);
+        Checks.rank(op, "x", x, 2, "[N, C]");
+        Checks.tensor(op, "dy", dy);
+        Checks.optional(op, "dx", dx);
+        Checks.optional(op, "dgamma", dgamma);
+        Checks.optional(op, "dbeta", dbeta);
+        Checks.optional(op, "gamma", gamma);
+        Checks.tensor(op, statNames.get(0), stat0);
+        Checks.tensor(op, statNames.get(1), stat1);
+        Checks.shape(op, "dy", dy, x.shape(), "the shape of x");
+        Checks.shape(op, "dx", dx, x.shape(), "the shape of x");
+        perChannel(op, "dgamma", dgamma, x);
+        perChannel(op, "dbeta", dbeta, x);
+        perChannel(op, "gamma", gamma, x);
+        perChannel(op, statNames.get(0), stat0, x);
+        perChannel(op, statNames.get(1), stat1, x);
+        // dx may be dy (in place), so dy is only checked against the parameter gradients.
+        Checks.distinct(op, 3, List.of("dgamma", "dbeta", "dx", "x", statNames.get(0), statNames.get(1), "gamma"),
+                dgamma, dbeta, dx, x, stat0, stat1, gamma);
+        Checks.distinct(op, 2, List.of("dgamma", "dbeta", "dy"), dgamma, dbeta, dy);
+        return x.shape();
+    }
+
     /** Checks what both modes share and returns {@code {N, C}}. */
     private static long[] checkCommon(Tensor y, Tensor x, Tensor gamma, Tensor beta, float eps) {
         Checks.tensor(OP, "x", x);
@@ -141,6 +253,10 @@ public final class BatchNormOps {
     }
 
     private static void perChannel(String name, Tensor t, Tensor x) {
-        Checks.shape(OP, name, t, new long[] {x.size(1)}, "one per channel, the columns of x " + x.describe());
+        perChannel(OP, name, t, x);
+    }
+
+    private static void perChannel(String op, String name, Tensor t, Tensor x) {
+        Checks.shape(op, name, t, new long[] {x.size(1)}, "one per channel, the columns of x " + x.describe());
     }
 }

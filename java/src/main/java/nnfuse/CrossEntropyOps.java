@@ -22,7 +22,8 @@ import nnfuse.internal.bindings.nnfuse_h;
  * weights), also for the smoothing term; it is NaN (0/0) when every sample is
  * ignored. The log-softmax is stabilized by the row maximum, so logits in the
  * thousands are fine; per-sample values and the sums over samples (in index
- * order) are computed in double.
+ * order) are computed in double. {@link #backward(Tensor, Tensor, Tensor, Tensor, Tensor, Reduction, long, float)}
+ * gives the gradient with respect to the logits.
  *
  * <p>Stateless and thread-safe; the usual rules of {@link Tensor} apply to the
  * tensors passed in. Results do not depend on {@link Nnfuse#setThreads}.
@@ -48,6 +49,8 @@ public final class CrossEntropyOps {
             };
         }
     }
+
+    private static final String BACKWARD = "crossEntropyBackward";
 
     private CrossEntropyOps() {}
 
@@ -93,22 +96,95 @@ public final class CrossEntropyOps {
         String logitsText = "logits " + logits.describe();
         Checks.notNull(op, "reduction", reduction);
         Checks.tensor(op, "loss", loss);
-        Checks.tensor(op, "labels", labels, DType.INT64);
-        Checks.optional(op, "weight", weight);
         Checks.shape(op, "loss", loss, reduction == Reduction.NONE ? new long[] {rows} : new long[] {1},
                 "reduction " + reduction + " of " + logitsText);
-        Checks.shape(op, "labels", labels, new long[] {rows}, "one per row of " + logitsText);
-        Checks.shape(op, "weight", weight, new long[] {classes}, "one per class of " + logitsText);
-        Checks.inRange(op, "labelSmoothing", labelSmoothing, 0, 1);
-        checkLabelValues(op, labels, classes, ignoreIndex, logitsText);
+        checkTargets(op, labels, weight, logits, ignoreIndex, labelSmoothing);
         NativeLibrary.ensureLoaded();
         Status.check(nnfuse_h.nf_cross_entropy_fwd_f32(loss.segment(), logits.segment(), labels.segment(),
                 Tensor.segmentOrNull(weight), rows, classes, ignoreIndex, labelSmoothing, reduction.code()));
     }
 
+    /**
+     * The gradient of {@link #forward(Tensor, Tensor)}, the mean loss without
+     * weights or smoothing, with respect to the logits, in a new tensor:
+     * {@code (softmax(logits) - onehot(labels)) / N} over the N samples not ignored.
+     */
+    public static Tensor backward(Tensor logits, Tensor labels) {
+        try (Tensor one = Tensor.of(new float[] {1}, 1)) {
+            return backward(one, logits, labels, null, Reduction.MEAN, DEFAULT_IGNORE_INDEX, 0f);
+        }
+    }
+
+    /**
+     * The gradient with respect to the logits in a new tensor of their shape.
+     *
+     * @see #backward(Tensor, Tensor, Tensor, Tensor, Tensor, Reduction, long, float)
+     */
+    public static Tensor backward(Tensor dloss, Tensor logits, Tensor labels, Tensor weight, Reduction reduction,
+            long ignoreIndex, float labelSmoothing) {
+        checkLogits(BACKWARD, logits);
+        return Outputs.fill(Tensor.zeros(logits.shape()),
+                dlogits -> backward(dlogits, dloss, logits, labels, weight, reduction, ignoreIndex, labelSmoothing));
+    }
+
+    /**
+     * Writes the gradient of the loss of
+     * {@link #forward(Tensor, Tensor, Tensor, Reduction, long, float)} with
+     * respect to the logits into {@code dlogits}, softmax and loss in one pass
+     * (the gradient PyTorch's autograd gives through {@code log_softmax} and
+     * {@code nll_loss}). With {@code p = softmax(logits[i])}, {@code W = sum_c w[c]}
+     * and the smoothing terms only when {@code e > 0}:
+     * <pre>
+     *   dlogits[i, j] = g_i * (s_i * p[j] - q_i[j])
+     *   s_i = (1 - e) * w[t] + (e / C) * W,   q_i[j] = (1 - e) * w[t] * [j == t] + (e / C) * w[j]
+     * </pre>
+     * which is {@code p - onehot(t)} without weights or smoothing; a sample
+     * whose label is {@code ignoreIndex} gets 0. The per-sample factor
+     * {@code g_i} is {@code dloss[i]} for {@link Reduction#NONE}, {@code dloss[0]}
+     * for {@link Reduction#SUM}, and {@code dloss[0]} divided by the forward's
+     * total weight for {@link Reduction#MEAN} (every gradient is 0 when every
+     * sample is ignored, as in PyTorch). Rows are independent, so results do not
+     * depend on the thread count.
+     *
+     * @param dlogits output, shape of {@code logits}; may be {@code logits} itself (in place)
+     * @param dloss   gradient of the objective with respect to the loss: {@code [N]} for
+     *                {@link Reduction#NONE}, else {@code [1]} (1 for the loss itself)
+     * @see #forward(Tensor, Tensor, Tensor, Reduction, long, float)
+     */
+    public static void backward(Tensor dlogits, Tensor dloss, Tensor logits, Tensor labels, Tensor weight,
+            Reduction reduction, long ignoreIndex, float labelSmoothing) {
+        final String op = BACKWARD;
+        checkLogits(op, logits);
+        Checks.notNull(op, "reduction", reduction);
+        Checks.tensor(op, "dlogits", dlogits);
+        Checks.tensor(op, "dloss", dloss);
+        String logitsText = "logits " + logits.describe();
+        long rows = logits.size(0);
+        Checks.shape(op, "dlogits", dlogits, logits.shape(), "the shape of " + logitsText);
+        Checks.shape(op, "dloss", dloss, reduction == Reduction.NONE ? new long[] {rows} : new long[] {1},
+                "reduction " + reduction + " of " + logitsText);
+        checkTargets(op, labels, weight, logits, ignoreIndex, labelSmoothing);
+        NativeLibrary.ensureLoaded();
+        Status.check(nnfuse_h.nf_cross_entropy_bwd_f32(dlogits.segment(), dloss.segment(), logits.segment(),
+                labels.segment(), Tensor.segmentOrNull(weight), rows, logits.size(1), ignoreIndex, labelSmoothing,
+                reduction.code()));
+    }
+
     private static void checkLogits(String op, Tensor logits) {
         Checks.tensor(op, "logits", logits);
         Checks.rank(op, "logits", logits, 2, "[N, C]");
+    }
+
+    /** The checks of labels, weight and smoothing that the forward and the backward share. */
+    private static void checkTargets(String op, Tensor labels, Tensor weight, Tensor logits, long ignoreIndex,
+            float labelSmoothing) {
+        String logitsText = "logits " + logits.describe();
+        Checks.tensor(op, "labels", labels, DType.INT64);
+        Checks.optional(op, "weight", weight);
+        Checks.shape(op, "labels", labels, new long[] {logits.size(0)}, "one per row of " + logitsText);
+        Checks.shape(op, "weight", weight, new long[] {logits.size(1)}, "one per class of " + logitsText);
+        Checks.inRange(op, "labelSmoothing", labelSmoothing, 0, 1);
+        checkLabelValues(op, labels, logits.size(1), ignoreIndex, logitsText);
     }
 
     /** PyTorch raises "Target t is out of bounds"; this names the sample too. */

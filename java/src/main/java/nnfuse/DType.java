@@ -1,6 +1,6 @@
 package nnfuse;
 
-/** Element types a {@link Tensor} can hold. Kernels compute in {@link #FLOAT32}; {@link #INT64} holds labels and indices. */
+/** Element types a {@link Tensor} can hold. Kernels compute in {@link #FLOAT32}; {@link #INT64} holds labels and indices. Immutable. */
 public enum DType {
     /** IEEE-754 binary32, little-endian, as C's {@code float}. */
     FLOAT32(4),

@@ -37,6 +37,8 @@ public final class DropoutOps {
     /** PyTorch's default drop probability for {@code nn.Dropout}. */
     public static final float DEFAULT_P = 0.5f;
 
+    private static final String BACKWARD = "dropoutBackward";
+
     private DropoutOps() {}
 
     /**
@@ -76,6 +78,42 @@ public final class DropoutOps {
         Checks.streamRange(op, offset, x.numel(), x);
         NativeLibrary.ensureLoaded();
         Status.check(nnfuse_h.nf_dropout_fwd_f32(y.segment(), x.segment(), x.numel(), seed, offset, p,
+                inverted ? 1 : 0));
+    }
+
+    /**
+     * The gradient of {@link #forward} with respect to its input, in a new
+     * tensor of the shape of {@code dy}.
+     *
+     * @see #backward(Tensor, Tensor, float, boolean, long, long)
+     */
+    public static Tensor backward(Tensor dy, float p, boolean inverted, long seed, long offset) {
+        Checks.tensor(BACKWARD, "dy", dy);
+        return Outputs.fill(Tensor.zeros(dy.shape()), dx -> backward(dx, dy, p, inverted, seed, offset));
+    }
+
+    /**
+     * Writes the gradient of {@link #forward} with respect to its input into
+     * {@code dx}, for the arguments the forward was called with. Dropout's
+     * Jacobian is diagonal, {@code kept * scale}, so this is the forward
+     * applied to {@code dy}: the mask is drawn again from {@code (seed, offset)},
+     * never stored, and the result equals {@code forward(dy, p, inverted, seed, offset)}
+     * bit for bit (dropped units +0.0, {@code p = 0} an exact copy). PyTorch
+     * multiplies dy by the stored mask instead, which keeps a NaN of dy where a
+     * unit was dropped; here the gradient of a dropped unit is always 0.
+     *
+     * @param dx output, same shape as {@code dy}; may be {@code dy} itself (in place)
+     * @param dy gradient of the loss with respect to the forward's output
+     */
+    public static void backward(Tensor dx, Tensor dy, float p, boolean inverted, long seed, long offset) {
+        final String op = BACKWARD;
+        Checks.tensor(op, "dy", dy);
+        Checks.tensor(op, "dx", dx);
+        Checks.shape(op, "dx", dx, dy.shape(), "the shape of dy");
+        Checks.dropoutProbability(op, "p", p);
+        Checks.streamRange(op, offset, dy.numel(), dy);
+        NativeLibrary.ensureLoaded();
+        Status.check(nnfuse_h.nf_dropout_bwd_f32(dx.segment(), dy.segment(), dy.numel(), seed, offset, p,
                 inverted ? 1 : 0));
     }
 

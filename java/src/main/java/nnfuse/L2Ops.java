@@ -14,10 +14,21 @@ import nnfuse.internal.bindings.nnfuse_h;
  * {@code lam * sum(p.pow(2).sum() for p in params)}). Sums are in double and
  * bit-identical for every thread count.
  *
+ * <p>The penalty's gradient is {@code 2 * lambda * theta} ({@link #backward}).
+ * PyTorch's {@code torch.optim.SGD(weight_decay=wd)} adds {@code wd * theta}
+ * to the gradient instead of differentiating a penalty, so
+ * {@code weight_decay = 2 * lambda} ({@link SgdOps#step}) and the explicit
+ * penalty give the same update, bit for bit: both round
+ * {@code (2 * lambda) * theta} to float once and add it to the gradient in
+ * the same order. Either can be used; the penalty also reports its value
+ * ({@link #penalty}), weight decay costs no extra pass.
+ *
  * <p>Stateless and thread-safe; the usual rules of {@link Tensor} apply to the
  * tensors passed in.
  */
 public final class L2Ops {
+    private static final String BACKWARD = "l2Backward";
+
     private L2Ops() {}
 
     /** {@code sum_i t[i]^2} over every element of the float32 tensor {@code t}, in double. */
@@ -45,6 +56,40 @@ public final class L2Ops {
             sum += nativeSumOfSquares(p);
         }
         return lambda * sum;
+    }
+
+    /**
+     * The gradient of {@code lambda * ||x||^2}, {@code 2 * lambda * x}, in a new
+     * tensor of the shape of {@code x}.
+     *
+     * @see #backward(Tensor, Tensor, float, boolean)
+     */
+    public static Tensor backward(Tensor x, float lambda) {
+        Checks.tensor(BACKWARD, "x", x);
+        return Outputs.fill(Tensor.zeros(x.shape()), grad -> backward(grad, x, lambda, false));
+    }
+
+    /**
+     * Writes the gradient of {@code lambda * ||x||^2} into {@code grad}, or adds
+     * it to {@code grad}: {@code grad = 2 * lambda * x}, or
+     * {@code grad + 2 * lambda * x} as PyTorch accumulates into a parameter's
+     * {@code .grad}. {@code 2 * lambda} is exact in float; the product and the
+     * sum are each rounded to float once, as in PyTorch.
+     *
+     * @param grad       the parameter's gradient, shape of {@code x}; a distinct tensor
+     * @param x          the parameter
+     * @param lambda     the strength; finite and >= 0
+     * @param accumulate false to overwrite {@code grad}, true to add to it
+     */
+    public static void backward(Tensor grad, Tensor x, float lambda, boolean accumulate) {
+        final String op = BACKWARD;
+        Checks.tensor(op, "x", x);
+        Checks.tensor(op, "grad", grad);
+        Checks.shape(op, "grad", grad, x.shape(), "the shape of x");
+        Checks.distinct(op, 1, List.of("grad", "x"), grad, x);
+        Checks.nonNegative(op, "lambda", lambda);
+        NativeLibrary.ensureLoaded();
+        Status.check(nnfuse_h.nf_l2_bwd_f32(grad.segment(), x.segment(), x.numel(), lambda, accumulate ? 1 : 0));
     }
 
     private static double nativeSumOfSquares(Tensor t) {

@@ -1,11 +1,12 @@
 package nnfuse;
 
+import java.util.List;
 import nnfuse.internal.NativeLibrary;
 import nnfuse.internal.Status;
 import nnfuse.internal.bindings.nnfuse_h;
 
 /**
- * Layer normalization over the last dimension, as PyTorch's
+ * Layer normalization over the last dimension and its backward pass, as PyTorch's
  * {@code torch.nn.functional.layer_norm(x, (x.size(-1),), weight, bias, eps)}:
  * {@code y = (x - mean) / sqrt(var + eps) * gamma + beta}, with the mean and the
  * biased variance of each row (each slice along the last dimension).
@@ -69,5 +70,66 @@ public final class LayerNormOps {
         Status.check(nnfuse_h.nf_layernorm_fwd_f32(
                 y.segment(), Tensor.segmentOrNull(mean), Tensor.segmentOrNull(rstd), x.segment(),
                 Tensor.segmentOrNull(gamma), Tensor.segmentOrNull(beta), rows, cols, eps));
+    }
+
+    /**
+     * The backward pass of {@link #forward}, as PyTorch's {@code native_layer_norm_backward}: given {@code dy},
+     * the gradient of a loss with respect to {@code y}, and the forward's saved {@code mean} and {@code rstd},
+     * computes, with {@code xhat = (x - mean) * rstd}, {@code g = dy * gamma} and the means taken over the last
+     * dimension,
+     * <pre>
+     *   dx     = rstd * (g - mean(g) - xhat * mean(g * xhat))
+     *   dgamma = sum over the rows of dy * xhat
+     *   dbeta  = sum over the rows of dy
+     * </pre>
+     * {@code xhat} is the forward's bit for bit: each row is summed again in double as the forward sums it,
+     * to recover the part of the mean that rounding it to float dropped, so a large mean costs no accuracy.
+     * Means and column sums are accumulated in double in a fixed order, so results are bit-identical whatever
+     * the thread count.
+     *
+     * <p>Each gradient may be null when it is not needed. {@code dx} is always overwritten; {@code dgamma} and
+     * {@code dbeta} are overwritten, or with {@code accumulate} incremented by the new gradient (one float
+     * addition per element), as PyTorch accumulates into {@code .grad}. Every gradient must be a tensor of its
+     * own (not another argument).
+     *
+     * @param dx         receives the gradient of {@code x}, same shape as {@code x}; or null
+     * @param dgamma     receives the gradient of {@code gamma}, shape {@code [x.size(-1)]}; or null
+     * @param dbeta      receives the gradient of {@code beta}, shape {@code [x.size(-1)]}; or null
+     * @param dy         gradient of the output, same shape as {@code x}
+     * @param x          the forward's input
+     * @param mean       the forward's per-row means, shape {@code [rows]}
+     * @param rstd       the forward's per-row {@code 1 / sqrt(var + eps)}, shape {@code [rows]}
+     * @param gamma      the forward's scale, shape {@code [x.size(-1)]}, or null for none
+     * @param accumulate whether to add to {@code dgamma} and {@code dbeta} rather than overwrite them
+     */
+    public static void backward(Tensor dx, Tensor dgamma, Tensor dbeta, Tensor dy, Tensor x, Tensor mean,
+            Tensor rstd, Tensor gamma, boolean accumulate) {
+        final String op = "layerNormBackward";
+        Checks.tensor(op, "x", x);
+        Checks.tensor(op, "dy", dy);
+        Checks.tensor(op, "mean", mean);
+        Checks.tensor(op, "rstd", rstd);
+        Checks.optional(op, "gamma", gamma);
+        Checks.optional(op, "dx", dx);
+        Checks.optional(op, "dgamma", dgamma);
+        Checks.optional(op, "dbeta", dbeta);
+        long cols = x.size(-1);
+        long rows = x.numel() / cols;
+        long[] features = {cols};
+        String lastDim = "the last dimension of x " + x.describe();
+        String perRow = "one per row of x " + x.describe();
+        Checks.shape(op, "dy", dy, x.shape(), "the shape of x");
+        Checks.shape(op, "mean", mean, new long[] {rows}, perRow);
+        Checks.shape(op, "rstd", rstd, new long[] {rows}, perRow);
+        Checks.shape(op, "gamma", gamma, features, lastDim);
+        Checks.shape(op, "dx", dx, x.shape(), "the shape of x");
+        Checks.shape(op, "dgamma", dgamma, features, lastDim);
+        Checks.shape(op, "dbeta", dbeta, features, lastDim);
+        Checks.distinct(op, 3, List.of("dx", "dgamma", "dbeta", "dy", "x", "mean", "rstd", "gamma"), dx, dgamma,
+                dbeta, dy, x, mean, rstd, gamma);
+        NativeLibrary.ensureLoaded();
+        Status.check(nnfuse_h.nf_layernorm_bwd_f32(Tensor.segmentOrNull(dx), Tensor.segmentOrNull(dgamma),
+                Tensor.segmentOrNull(dbeta), dy.segment(), x.segment(), mean.segment(), rstd.segment(),
+                Tensor.segmentOrNull(gamma), rows, cols, accumulate ? 1 : 0));
     }
 }

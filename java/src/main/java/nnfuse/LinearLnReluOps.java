@@ -85,6 +85,69 @@ public final class LinearLnReluOps {
     }
 
     /**
+     * The backward pass of {@link #forward} from what it kept, without running its product again:
+     * {@code xhat = (h - mean) * rstd} and the ReLU mask ({@code xhat * gamma + beta > 0}) are recomputed bit
+     * for bit as the forward computed them, and then the steps are those of the unfused ops:
+     * {@link ReluOps#backward(Tensor, Tensor, Tensor)} on {@code dy}, {@link LayerNormOps#backward} giving
+     * {@code dh}, the gradient of {@code h}, and {@link LinearOps#backward} on {@code dh}, so every gradient is
+     * bit-identical to that chain's and to any thread count. {@code dh} lives in native scratch memory of
+     * {@code h}'s size for the duration of the call.
+     *
+     * <p>Each gradient may be null when it is not needed, e.g. {@code dx} of the first block. {@code dx} is
+     * always overwritten; the parameter gradients are overwritten, or with {@code accumulate} incremented by
+     * the new gradient (one float addition per element), as PyTorch accumulates into {@code .grad}. Every
+     * gradient must be a tensor of its own (not another argument).
+     *
+     * @param dx         receives the gradient of {@code x}, same shape as {@code x}; or null
+     * @param dweight    receives the gradient of {@code weight}, same shape as {@code weight}; or null
+     * @param dbias      receives the gradient of the bias, shape {@code [out_features]}; or null
+     * @param dgamma     receives the gradient of {@code gamma}, shape {@code [out_features]}; or null
+     * @param dbeta      receives the gradient of {@code beta}, shape {@code [out_features]}; or null
+     * @param dy         gradient of the output {@code y}, shape {@code x.shape[:-1] + [out_features]}
+     * @param x          the forward's input
+     * @param weight     the forward's weight, shape {@code [out_features, in_features]}
+     * @param h          the forward's {@code x weight^T + bias}, same shape as {@code dy}
+     * @param mean       the forward's per-row means of {@code h}, shape {@code [rows]}
+     * @param rstd       the forward's per-row {@code 1 / sqrt(var + eps)} of {@code h}, shape {@code [rows]}
+     * @param gamma      the forward's LayerNorm scale, shape {@code [out_features]}, or null for none
+     * @param beta       the forward's LayerNorm shift, shape {@code [out_features]}, or null for none
+     * @param relu       whether the forward applied the ReLU
+     * @param accumulate whether to add to the parameter gradients rather than overwrite them
+     */
+    public static void backward(Tensor dx, Tensor dweight, Tensor dbias, Tensor dgamma, Tensor dbeta, Tensor dy,
+            Tensor x, Tensor weight, Tensor h, Tensor mean, Tensor rstd, Tensor gamma, Tensor beta, boolean relu,
+            boolean accumulate) {
+        final String op = OP + "Backward";
+        LinearOps.Shape s = LinearOps.Shape.of(op, x, weight, null);
+        s.checkGradients(op, dx, dweight, dbias, dy, weight);
+        Checks.tensor(op, "h", h);
+        Checks.tensor(op, "mean", mean);
+        Checks.tensor(op, "rstd", rstd);
+        Checks.optional(op, "gamma", gamma);
+        Checks.optional(op, "beta", beta);
+        Checks.optional(op, "dgamma", dgamma);
+        Checks.optional(op, "dbeta", dbeta);
+        long[] features = {s.out()};
+        long[] perRow = {s.rows()};
+        String outFeatures = "out_features = the first dimension of weight " + weight.describe();
+        String rows = "one per row of x " + x.describe();
+        Checks.shape(op, "h", h, s.output(), "the shape of dy");
+        Checks.shape(op, "mean", mean, perRow, rows);
+        Checks.shape(op, "rstd", rstd, perRow, rows);
+        Checks.shape(op, "gamma", gamma, features, outFeatures);
+        Checks.shape(op, "beta", beta, features, outFeatures);
+        Checks.shape(op, "dgamma", dgamma, features, outFeatures);
+        Checks.shape(op, "dbeta", dbeta, features, outFeatures);
+        Checks.distinct(op, 5, List.of("dx", "dweight", "dbias", "dgamma", "dbeta", "dy", "x", "weight", "h", "mean",
+                "rstd", "gamma", "beta"), dx, dweight, dbias, dgamma, dbeta, dy, x, weight, h, mean, rstd, gamma, beta);
+        NativeLibrary.ensureLoaded();
+        Status.check(nnfuse_h.nf_linear_ln_relu_bwd_f32(Tensor.segmentOrNull(dx), Tensor.segmentOrNull(dweight),
+                Tensor.segmentOrNull(dbias), Tensor.segmentOrNull(dgamma), Tensor.segmentOrNull(dbeta), dy.segment(),
+                x.segment(), weight.segment(), h.segment(), mean.segment(), rstd.segment(), Tensor.segmentOrNull(gamma),
+                Tensor.segmentOrNull(beta), s.rows(), s.in(), s.out(), relu ? 1 : 0, accumulate ? 1 : 0));
+    }
+
+    /**
      * The bytes this op keeps for the backward pass of {@code rows} rows: {@code h} ({@code rows *
      * outFeatures} floats) plus {@code mean} and {@code rstd} ({@code rows} floats each), 4 bytes a float.
      * The unfused Linear, LayerNorm and ReLU keep their three {@code [rows, outFeatures]} outputs (the count

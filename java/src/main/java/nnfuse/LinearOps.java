@@ -7,7 +7,7 @@ import nnfuse.internal.Status;
 import nnfuse.internal.bindings.nnfuse_h;
 
 /**
- * Fully connected layer, as PyTorch's {@code torch.nn.functional.linear(x, weight, bias)}:
+ * Fully connected layer and its backward pass, as PyTorch's {@code torch.nn.functional.linear(x, weight, bias)}:
  * {@code y = x weight^T + bias}, with {@code weight} in PyTorch's {@code [out_features, in_features]} layout.
  * {@code x} has any rank >= 1 and {@code in_features} as its last dimension; the leading dimensions are
  * flattened into rows, and {@code y} has the shape {@code x.shape[:-1] + [out_features]}.
@@ -51,6 +51,41 @@ public final class LinearOps {
     }
 
     /**
+     * The backward pass of {@link #forward}: given {@code dy}, the gradient of a loss with respect to
+     * {@code y = x weight^T + bias}, computes the gradients PyTorch's autograd computes for {@code F.linear}:
+     * {@code dx = dy weight}, {@code dweight = dy^T x} and {@code dbias = dy} summed over the rows (with the
+     * leading dimensions of {@code x} flattened into rows). Each gradient may be null when it is not needed,
+     * e.g. {@code dx} of the first layer. {@code dx} is always overwritten, being an activation's gradient;
+     * {@code dweight} and {@code dbias} are overwritten, or with {@code accumulate} incremented by the new
+     * gradient (one float addition per element), as PyTorch accumulates into {@code .grad}. Every gradient
+     * must be a tensor of its own (not another argument).
+     *
+     * <p>Each element of {@code dx} and {@code dweight} is a float32 sum in ascending order of its reduction
+     * index ({@code out_features} for {@code dx}, the rows for {@code dweight}) and {@code dbias} a double sum
+     * rounded once, so results are bit-identical whatever the thread count.
+     *
+     * @param dx         receives the gradient of {@code x}, same shape as {@code x}; or null
+     * @param dweight    receives the gradient of {@code weight}, same shape as {@code weight}; or null
+     * @param dbias      receives the gradient of the bias, shape {@code [out_features]}; or null
+     * @param dy         gradient of the output, shape {@code x.shape[:-1] + [out_features]}
+     * @param x          the forward's input
+     * @param weight     the forward's weight, shape {@code [out_features, in_features]}
+     * @param accumulate whether to add to {@code dweight} and {@code dbias} rather than overwrite them
+     */
+    public static void backward(Tensor dx, Tensor dweight, Tensor dbias, Tensor dy, Tensor x, Tensor weight,
+            boolean accumulate) {
+        final String op = "linearBackward";
+        Shape s = Shape.of(op, x, weight, null);
+        s.checkGradients(op, dx, dweight, dbias, dy, weight);
+        Checks.distinct(op, 3, List.of("dx", "dweight", "dbias", "dy", "x", "weight"), dx, dweight, dbias, dy, x,
+                weight);
+        NativeLibrary.ensureLoaded();
+        Status.check(nnfuse_h.nf_linear_bwd_f32(Tensor.segmentOrNull(dx), Tensor.segmentOrNull(dweight),
+                Tensor.segmentOrNull(dbias), dy.segment(), x.segment(), weight.segment(), s.rows(), s.in(), s.out(),
+                accumulate ? 1 : 0));
+    }
+
+    /**
      * The sizes of {@code x weight^T + bias}, for this op and the fused ones built on it.
      *
      * @param rows   product of the leading dimensions of x
@@ -73,6 +108,22 @@ public final class LinearOps {
             Checks.shape(op, "bias", bias, new long[] {out},
                     "out_features = the first dimension of weight " + weight.describe());
             return new Shape(x.numel() / in, in, out, x.shape());
+        }
+
+        /**
+         * Checks the gradients of a backward pass against these sizes: {@code dy} (required) has the output's
+         * shape, and {@code dx}, {@code dweight} and {@code dbias} (each optional) those of x, weight and bias.
+         */
+        void checkGradients(String op, Tensor dx, Tensor dweight, Tensor dbias, Tensor dy, Tensor weight) {
+            Checks.tensor(op, "dy", dy);
+            Checks.optional(op, "dx", dx);
+            Checks.optional(op, "dweight", dweight);
+            Checks.optional(op, "dbias", dbias);
+            Checks.shape(op, "dy", dy, output(), "x.shape[:-1] + [out_features]");
+            Checks.shape(op, "dx", dx, xShape, "the shape of x");
+            Checks.shape(op, "dweight", dweight, weight.shape(), "the shape of weight");
+            Checks.shape(op, "dbias", dbias, new long[] {out},
+                    "out_features = the first dimension of weight " + weight.describe());
         }
 
         /** {@code x.shape[:-1] + [out]}. */

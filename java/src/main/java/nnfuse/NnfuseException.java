@@ -4,7 +4,7 @@ package nnfuse;
  * A failure reported by the native library: its status code and the message it
  * recorded (nnfuse.h's error model). Argument errors are caught in Java first and
  * raised as {@link IllegalArgumentException} or {@link IllegalStateException};
- * this exception means the native side refused or failed.
+ * this exception means the native side refused or failed. Immutable once thrown.
  */
 public final class NnfuseException extends RuntimeException {
     private static final long serialVersionUID = 1L;

@@ -6,14 +6,20 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.stream.Stream;
+import nnfuse.internal.NativeLibrary;
+import nnfuse.internal.bindings.nnfuse_h;
 import nnfuse.reference.BatchNormReference;
+import nnfuse.testing.FiniteDifferences;
 import nnfuse.testing.TestData;
 import nnfuse.testing.Threads;
 import nnfuse.testing.Tolerance;
+import org.junit.jupiter.api.Nested;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
@@ -445,6 +451,429 @@ class BatchNormTest {
             assertMessage(assertThrows(IllegalStateException.class,
                     () -> BatchNormOps.forwardEval(x, c4, c4, closed, null, 1e-5f)), "gamma", "closed");
         }
+    }
+
+    /**
+     * Backward in training and eval mode: the reference against central finite
+     * differences of the double reference forward (objective {@code L = sum(dy * y)}),
+     * closed forms on the worksheet's batch, native against the reference on
+     * awkward shapes, accumulation, in place, determinism, and bad input.
+     *
+     * <p>Tolerances: finite differences are within about 1e-9 of the exact
+     * derivative ({@link FiniteDifferences}), so the reference must agree to
+     * atol 1e-7 + rtol 1e-6. The native kernel sums in double and evaluates each
+     * dx in double from the same float inputs as the reference (the native
+     * forward's saved statistics), rounding once to float: the two differ by
+     * that rounding (2^-24 relative) plus double-precision differences in the
+     * order of the sums, which are far below 1e-9 for these sizes and scales. So
+     * dx, dgamma and dbeta must agree to atol 1e-9 + rtol 1.2e-7 (2^-23: one
+     * rounding with a factor of two to spare). The closed forms are exact in
+     * double but the kernel rounds its sums to float: rtol 1e-7, and atol 1e-6
+     * for exact zeros that come out of cancelling O(1) terms.
+     */
+    @Nested
+    class Backward {
+        private static final Tolerance FD = Tolerance.of(1e-7, 1e-6);
+        private static final Tolerance GRAD = Tolerance.of(1e-9, 1.2e-7);
+        private static final Tolerance CLOSED_FORM = Tolerance.of(1e-6, 1e-7);
+        private static final float EPS = BatchNormOps.DEFAULT_EPS;
+
+        @Test
+        void trainingReferenceMatchesFiniteDifferences() {
+            for (int[] shape : new int[][] {{2, 3}, {5, 4}, {7, 1}, {16, 5}}) {
+                int n = shape[0];
+                int c = shape[1];
+                long seed = 1009L * n + c;
+                float[] x = TestData.normal(seed, n * c, 0.5, 2);
+                float[] gamma = TestData.normal(seed + 1, c, 1, 0.5);
+                float[] beta = TestData.normal(seed + 2, c, 0, 0.5);
+                float[] dy = TestData.normal(seed + 3, n * c, 0, 1);
+                double[] xd = TestData.widen(x);
+                double[] gd = TestData.widen(gamma);
+                double[] bd = TestData.widen(beta);
+                BatchNormReference.Forward fwd = BatchNormReference.forwardTraining(x, null, null, gamma, beta, n, c,
+                        EPS, DEFAULT_M);
+                BatchNormReference.Backward ref = BatchNormReference.backwardTraining(dy, x, fwd.mean(), fwd.rstd(),
+                        gamma, n, c);
+                String what = " [" + n + "x" + c + "]";
+                FD.assertClose("batchNorm bwd train dx vs finite differences" + what, FiniteDifferences.gradient(
+                        v -> loss(dy, BatchNormReference.forwardTraining(v, null, null, gd, bd, n, c, EPS, 0)), xd),
+                        ref.dx());
+                FD.assertClose("batchNorm bwd train dgamma vs finite differences" + what, FiniteDifferences.gradient(
+                        v -> loss(dy, BatchNormReference.forwardTraining(xd, null, null, v, bd, n, c, EPS, 0)), gd),
+                        ref.dgamma());
+                FD.assertClose("batchNorm bwd train dbeta vs finite differences" + what, FiniteDifferences.gradient(
+                        v -> loss(dy, BatchNormReference.forwardTraining(xd, null, null, gd, v, n, c, EPS, 0)), bd),
+                        ref.dbeta());
+                BatchNormReference.Backward noGamma = BatchNormReference.backwardTraining(dy, x, fwd.mean(),
+                        fwd.rstd(), null, n, c);
+                FD.assertClose("batchNorm bwd train no gamma dx vs finite differences" + what,
+                        FiniteDifferences.gradient(v -> loss(dy,
+                                BatchNormReference.forwardTraining(v, null, null, null, null, n, c, EPS, 0)), xd),
+                        noGamma.dx());
+            }
+        }
+
+        @Test
+        void evalReferenceMatchesFiniteDifferences() {
+            int n = 5;
+            int c = 4;
+            float[] x = TestData.normal(1101, n * c, 0.5, 2);
+            float[] gamma = TestData.normal(1102, c, 1, 0.5);
+            float[] beta = TestData.normal(1103, c, 0, 0.5);
+            float[] runningMean = TestData.normal(1104, c, 0, 1);
+            float[] runningVar = TestData.uniform(1105, c, 0.5, 2);
+            float[] dy = TestData.normal(1106, n * c, 0, 1);
+            double[] xd = TestData.widen(x);
+            double[] gd = TestData.widen(gamma);
+            double[] bd = TestData.widen(beta);
+            BatchNormReference.Backward ref = BatchNormReference.backwardEval(dy, x, runningMean, runningVar, gamma, n,
+                    c, EPS);
+            FD.assertClose("batchNorm bwd eval dx vs finite differences", FiniteDifferences.gradient(
+                    v -> loss(dy, BatchNormReference.forwardEval(v, runningMean, runningVar, gd, bd, n, c, EPS)), xd),
+                    ref.dx());
+            FD.assertClose("batchNorm bwd eval dgamma vs finite differences", FiniteDifferences.gradient(
+                    v -> loss(dy, BatchNormReference.forwardEval(xd, runningMean, runningVar, v, bd, n, c, EPS)), gd),
+                    ref.dgamma());
+            FD.assertClose("batchNorm bwd eval dbeta vs finite differences", FiniteDifferences.gradient(
+                    v -> loss(dy, BatchNormReference.forwardEval(xd, runningMean, runningVar, gd, v, n, c, EPS)), bd),
+                    ref.dbeta());
+        }
+
+        /**
+         * Normalization removes shifts and scales of each column, so the training
+         * gradient is orthogonal to both: dy = const and dy = xhat give dx = 0.
+         * On the worksheet's batch with eps = 0, sum(xhat^2) = N exactly, so
+         * dy = xhat gives dgamma = N and dbeta = sum(xhat) = 0, and dy = 1 gives
+         * dgamma = 0 and dbeta = N.
+         */
+        @Test
+        void shiftAndScaleDirectionsHaveNoInputGradient() {
+            int n = 3;
+            int c = 4;
+            float[] y = train(WS_X, null, null, null, null, n, c, 0f, DEFAULT_M).y();
+            float[] ones = ones(n * c);
+            double[] xhat = new double[n * c];
+            for (int i = 0; i < xhat.length; i++) {
+                xhat[i] = (WS_X[i] - WS_MEAN[i % c]) / Math.sqrt(WS_BIASED_VAR[i % c]);
+            }
+            Grads alongXhat = backwardTrainingOf(y, WS_X, WS_GAMMA, n, c, 0f);
+            CLOSED_FORM.assertClose("batchNorm bwd dy = xhat dx", new double[n * c], alongXhat.dx());
+            CLOSED_FORM.assertClose("batchNorm bwd dy = xhat dgamma", new double[] {3, 3, 3, 3}, alongXhat.dgamma());
+            CLOSED_FORM.assertClose("batchNorm bwd dy = xhat dbeta", new double[c], alongXhat.dbeta());
+            Grads constant = backwardTrainingOf(ones, WS_X, WS_GAMMA, n, c, 0f);
+            CLOSED_FORM.assertClose("batchNorm bwd dy = 1 dx", new double[n * c], constant.dx());
+            CLOSED_FORM.assertClose("batchNorm bwd dy = 1 dgamma", new double[c], constant.dgamma());
+            CLOSED_FORM.assertClose("batchNorm bwd dy = 1 dbeta", new double[] {3, 3, 3, 3}, constant.dbeta());
+            CLOSED_FORM.assertClose("batchNorm worksheet xhat", xhat, y);
+        }
+
+        @ParameterizedTest(name = "[{0}, {1}]")
+        @MethodSource("nnfuse.BatchNormTest#shapes")
+        void matchesReference(int n, int c) {
+            long seed = 137L * n + c;
+            float[] x = TestData.normal(seed, n * c, 0.5, 2);
+            float[] gamma = TestData.normal(seed + 1, c, 1, 0.5);
+            float[] dy = TestData.normal(seed + 2, n * c, 0, 1);
+            float[] runningMean = TestData.normal(seed + 3, c, 0, 1);
+            float[] runningVar = TestData.uniform(seed + 4, c, 0.5, 2);
+            compareTraining(dy, x, gamma, n, c);
+            compareEval(dy, x, runningMean, runningVar, gamma, n, c);
+        }
+
+        @Test
+        void withoutGammaAndWithLargeMean() {
+            int n = 129;
+            int c = 33;
+            float[] dy = TestData.normal(1201, n * c, 0, 1);
+            compareTraining(dy, TestData.normal(1202, n * c, 0, 1), null, n, c);
+            compareEval(dy, TestData.normal(1203, n * c, 0, 1), new float[c], ones(c), null, n, c);
+            compareTraining(dy, TestData.normal(1204, n * c, 1e4, 1), TestData.normal(1205, c, 1, 1), n, c);
+        }
+
+        /** Each output may be left out; the others are unchanged by it. */
+        @Test
+        void optionalOutputs() {
+            int n = 31;
+            int c = 7;
+            float[] x = TestData.normal(1301, n * c, 1, 2);
+            float[] dy = TestData.normal(1302, n * c, 0, 1);
+            float[] gamma = TestData.normal(1303, c, 1, 0.5);
+            Outputs fwd = train(x, null, null, gamma, null, n, c, EPS, DEFAULT_M);
+            Grads all = backwardTraining(dy, x, fwd.mean(), fwd.rstd(), gamma, n, c, null, false);
+            try (Tensor dyT = Tensor.of(dy, n, c); Tensor xt = Tensor.of(x, n, c);
+                    Tensor mean = Tensor.of(fwd.mean(), c); Tensor rstd = Tensor.of(fwd.rstd(), c);
+                    Tensor g = Tensor.of(gamma, c);
+                    Tensor dgamma = Tensor.zeros(c);
+                    Tensor dx = BatchNormOps.backwardTraining(dyT, xt, mean, rstd, g)) {
+                Tolerance.assertBitIdentical("batchNorm bwd dx alone", all.dx(), dx.toFloatArray());
+                BatchNormOps.backwardTraining(null, dgamma, null, dyT, xt, mean, rstd, g, false);
+                Tolerance.assertBitIdentical("batchNorm bwd dgamma alone", all.dgamma(), dgamma.toFloatArray());
+            }
+            Grads eval = backwardEval(dy, x, fwd.mean(), ones(c), gamma, n, c, null, false);
+            try (Tensor dyT = Tensor.of(dy, n, c); Tensor xt = Tensor.of(x, n, c); Tensor rm = Tensor.of(fwd.mean(), c);
+                    Tensor rv = Tensor.of(ones(c), c); Tensor g = Tensor.of(gamma, c);
+                    Tensor dx = BatchNormOps.backwardEval(dyT, xt, rm, rv, g, EPS)) {
+                Tolerance.assertBitIdentical("batchNorm bwd eval dx alone", eval.dx(), dx.toFloatArray());
+            }
+        }
+
+        /** accumulate adds the fresh gradient, rounded to float, to dgamma and dbeta; dx is overwritten. */
+        @Test
+        void accumulateAddsToParameterGradients() {
+            int n = 33;
+            int c = 129;
+            float[] x = TestData.normal(1401, n * c, 1, 2);
+            float[] dy = TestData.normal(1402, n * c, 0, 1);
+            float[] gamma = TestData.normal(1403, c, 1, 0.5);
+            float[] before = TestData.normal(1404, c, 0, 3);
+            Outputs fwd = train(x, null, null, gamma, null, n, c, EPS, DEFAULT_M);
+            Grads fresh = backwardTraining(dy, x, fwd.mean(), fwd.rstd(), gamma, n, c, null, false);
+            Grads overwritten = backwardTraining(dy, x, fwd.mean(), fwd.rstd(), gamma, n, c, before, false);
+            Grads accumulated = backwardTraining(dy, x, fwd.mean(), fwd.rstd(), gamma, n, c, before, true);
+            Tolerance.assertBitIdentical("batchNorm bwd overwrite dgamma", fresh.dgamma(), overwritten.dgamma());
+            Tolerance.assertBitIdentical("batchNorm bwd accumulate dgamma", plus(before, fresh.dgamma()),
+                    accumulated.dgamma());
+            Tolerance.assertBitIdentical("batchNorm bwd accumulate dbeta", plus(before, fresh.dbeta()),
+                    accumulated.dbeta());
+            Tolerance.assertBitIdentical("batchNorm bwd accumulate dx", fresh.dx(), accumulated.dx());
+            Grads evalFresh = backwardEval(dy, x, fwd.mean(), ones(c), gamma, n, c, null, false);
+            Grads evalAccumulated = backwardEval(dy, x, fwd.mean(), ones(c), gamma, n, c, before, true);
+            Tolerance.assertBitIdentical("batchNorm bwd eval accumulate dgamma", plus(before, evalFresh.dgamma()),
+                    evalAccumulated.dgamma());
+            Tolerance.assertBitIdentical("batchNorm bwd eval accumulate dbeta", plus(before, evalFresh.dbeta()),
+                    evalAccumulated.dbeta());
+        }
+
+        @Test
+        void inPlace() {
+            int n = 7;
+            int c = 31;
+            float[] x = TestData.normal(1501, n * c, 0, 1);
+            float[] dy = TestData.normal(1502, n * c, 0, 1);
+            Outputs fwd = train(x, null, null, null, null, n, c, EPS, DEFAULT_M);
+            float[] expected = backwardTraining(dy, x, fwd.mean(), fwd.rstd(), null, n, c, null, false).dx();
+            try (Tensor grad = Tensor.of(dy, n, c); Tensor xt = Tensor.of(x, n, c);
+                    Tensor mean = Tensor.of(fwd.mean(), c); Tensor rstd = Tensor.of(fwd.rstd(), c)) {
+                BatchNormOps.backwardTraining(grad, null, null, grad, xt, mean, rstd, null, false);
+                Tolerance.assertBitIdentical("batchNorm bwd in place dx", expected, grad.toFloatArray());
+            }
+        }
+
+        /** A zero-variance column with eps = 0 has rstd 0 (PyTorch's InvStd): its gradients are 0, not NaN. */
+        @Test
+        void constantColumnWithZeroEpsHasZeroGradient() {
+            int n = 4;
+            int c = 2;
+            float[] x = {1, 5, 2, 5, 3, 5, 4, 5};
+            Outputs fwd = train(x, null, null, null, null, n, c, 0f, DEFAULT_M);
+            assertEquals(0f, fwd.rstd()[1]);
+            Grads g = backwardTraining(TestData.normal(1601, n * c, 0, 1), x, fwd.mean(), fwd.rstd(),
+                    new float[] {2, 3}, n, c, null, false);
+            for (int r = 0; r < n; r++) {
+                assertEquals(0f, g.dx()[r * c + 1], "dx of the constant column at row " + r);
+            }
+            assertEquals(0f, g.dgamma()[1]);
+        }
+
+        /** Column tiles (1000 x 513) and row tiles merged across threads (4097 x 40): the same bits at 1, 2, 4. */
+        @Test
+        void deterministicAcrossThreadCounts() {
+            for (int[] shape : new int[][] {{1000, 513}, {4097, 40}}) {
+                int n = shape[0];
+                int c = shape[1];
+                float[] x = TestData.normal(1701 + c, n * c, 2, 3);
+                float[] dy = TestData.normal(1702 + c, n * c, 0, 1);
+                float[] gamma = TestData.normal(1703, c, 1, 0.5);
+                Outputs fwd = train(x, null, null, gamma, null, n, c, EPS, DEFAULT_M);
+                List<Grads> runs = Threads.atEachCount(
+                        () -> backwardTraining(dy, x, fwd.mean(), fwd.rstd(), gamma, n, c, null, false));
+                List<Grads> evals = Threads.atEachCount(
+                        () -> backwardEval(dy, x, fwd.mean(), ones(c), gamma, n, c, null, false));
+                String shapeName = " [" + n + "x" + c + "]";
+                for (int i = 1; i < runs.size(); i++) {
+                    for (List<Grads> r : List.of(runs, evals)) {
+                        Tolerance.assertBitIdentical("batchNorm bwd dx" + shapeName, r.get(0).dx(), r.get(i).dx());
+                        Tolerance.assertBitIdentical("batchNorm bwd dgamma" + shapeName, r.get(0).dgamma(),
+                                r.get(i).dgamma());
+                        Tolerance.assertBitIdentical("batchNorm bwd dbeta" + shapeName, r.get(0).dbeta(),
+                                r.get(i).dbeta());
+                    }
+                }
+            }
+        }
+
+        @Test
+        void badArguments() {
+            try (Arena arena = Arena.ofConfined()) {
+                Tensor x = Tensor.zeros(arena, 3, 4);
+                Tensor dy = Tensor.zeros(arena, 3, 4);
+                Tensor dx = Tensor.zeros(arena, 3, 4);
+                Tensor c4 = Tensor.zeros(arena, 4);
+                Tensor d4 = Tensor.zeros(arena, 4);
+                Tensor c5 = Tensor.zeros(arena, 5);
+                assertMessage(assertThrows(IllegalArgumentException.class,
+                        () -> BatchNormOps.backwardTraining(null, x, c4, c4, null)), "batchNormBackward", "dy", "null");
+                assertMessage(assertThrows(IllegalArgumentException.class,
+                        () -> BatchNormOps.backwardTraining(dy, null, c4, c4, null)), "x", "null");
+                assertMessage(assertThrows(IllegalArgumentException.class,
+                        () -> BatchNormOps.backwardTraining(dy, x, null, c4, null)), "saveMean", "null");
+                assertMessage(assertThrows(IllegalArgumentException.class,
+                        () -> BatchNormOps.backwardTraining(dy, x, c4, null, null)), "saveRstd", "null");
+                assertMessage(assertThrows(IllegalArgumentException.class,
+                        () -> BatchNormOps.backwardEval(dy, x, null, c4, null, EPS)), "runningMean", "null");
+                assertMessage(assertThrows(IllegalArgumentException.class,
+                        () -> BatchNormOps.backwardTraining(Tensor.zeros(arena, 4, 3), x, c4, c4, null)),
+                        "dy", "[3, 4]", "[4, 3]");
+                assertMessage(assertThrows(IllegalArgumentException.class,
+                        () -> BatchNormOps.backwardTraining(Tensor.zeros(arena, 12), Tensor.zeros(arena, 12), c4, c4,
+                                null)), "x", "2 dimensions", "float32[12]");
+                assertMessage(assertThrows(IllegalArgumentException.class,
+                        () -> BatchNormOps.backwardTraining(Tensor.zeros(arena, 4, 3), null, null, dy, x, c4, c4, null,
+                                false)), "dx", "[3, 4]", "[4, 3]");
+                String[] perChannel = {"dgamma", "dbeta", "saveMean", "saveRstd", "gamma"};
+                for (int i = 0; i < perChannel.length; i++) {
+                    Tensor[] a = {c4, d4, Tensor.zeros(arena, 4), Tensor.zeros(arena, 4), Tensor.zeros(arena, 4)};
+                    a[i] = c5;
+                    assertMessage(assertThrows(IllegalArgumentException.class,
+                            () -> BatchNormOps.backwardTraining(dx, a[0], a[1], dy, x, a[2], a[3], a[4], false)),
+                            perChannel[i], "[4]", "[5]", "float32[3, 4]");
+                }
+                assertMessage(assertThrows(IllegalArgumentException.class,
+                        () -> BatchNormOps.backwardEval(dx, null, null, dy, x, c4, c5, null, EPS, false)),
+                        "runningVar", "[4]", "[5]");
+                for (float eps : new float[] {-1f, Float.NaN, Float.POSITIVE_INFINITY}) {
+                    assertMessage(assertThrows(IllegalArgumentException.class,
+                            () -> BatchNormOps.backwardEval(dy, x, c4, d4, null, eps)), "eps", Float.toString(eps));
+                }
+                assertMessage(assertThrows(IllegalArgumentException.class,
+                        () -> BatchNormOps.backwardTraining(dx, c4, null, dy, x, c4, d4, null, false)),
+                        "dgamma", "saveMean", "same tensor");
+                assertMessage(assertThrows(IllegalArgumentException.class,
+                        () -> BatchNormOps.backwardTraining(dx, c4, c4, dy, x, d4, d4, null, false)),
+                        "dgamma", "dbeta", "same tensor");
+                assertMessage(assertThrows(IllegalArgumentException.class,
+                        () -> BatchNormOps.backwardTraining(x, null, null, dy, x, c4, d4, null, false)),
+                        "dx", "x", "same tensor");
+                Tensor closed = Tensor.zeros(4);
+                closed.close();
+                assertMessage(assertThrows(IllegalStateException.class,
+                        () -> BatchNormOps.backwardTraining(dx, closed, null, dy, x, c4, d4, null, false)),
+                        "dgamma", "closed");
+            }
+        }
+
+        /** The C entry points validate on their own, for callers other than the Java API. */
+        @Test
+        void nativeChecksReturnAStatus() {
+            NativeLibrary.ensureLoaded();
+            try (Arena arena = Arena.ofConfined()) {
+                MemorySegment a = arena.allocate(ValueLayout.JAVA_FLOAT, 12);
+                MemorySegment b = arena.allocate(ValueLayout.JAVA_FLOAT, 12);
+                MemorySegment s = arena.allocate(ValueLayout.JAVA_FLOAT, 4);
+                MemorySegment t = arena.allocate(ValueLayout.JAVA_FLOAT, 4);
+                MemorySegment none = MemorySegment.NULL;
+                assertNative("nf_batchnorm_bwd_train_f32: accumulate must be 0 or 1, got 2",
+                        nnfuse_h.nf_batchnorm_bwd_train_f32(none, none, none, a, b, s, t, none, 3, 4, 2));
+                assertNative("nf_batchnorm_bwd_train_f32: save_rstd is NULL",
+                        nnfuse_h.nf_batchnorm_bwd_train_f32(none, none, none, a, b, s, none, none, 3, 4, 0));
+                assertNative("nf_batchnorm_bwd_train_f32: n must be >= 1, got 0",
+                        nnfuse_h.nf_batchnorm_bwd_train_f32(none, none, none, a, b, s, t, none, 0, 4, 0));
+                assertNative("nf_batchnorm_bwd_train_f32: dx overlaps x",
+                        nnfuse_h.nf_batchnorm_bwd_train_f32(b, none, none, a, b, s, t, none, 3, 4, 0));
+                assertNative("nf_batchnorm_bwd_train_f32: dgamma overlaps save_mean",
+                        nnfuse_h.nf_batchnorm_bwd_train_f32(none, s, none, a, b, s, t, none, 3, 4, 0));
+                assertNative("nf_batchnorm_bwd_eval_f32: eps must be finite and >= 0, got -1",
+                        nnfuse_h.nf_batchnorm_bwd_eval_f32(none, none, none, a, b, s, t, none, 3, 4, -1f, 0));
+                assertNative("nf_batchnorm_bwd_eval_f32: dbeta overlaps running_var",
+                        nnfuse_h.nf_batchnorm_bwd_eval_f32(none, none, t, a, b, s, t, none, 3, 4, 0f, 0));
+            }
+        }
+
+        /** {@code L = sum(dy * y)}, whose gradient with respect to y is dy. */
+        private static double loss(float[] dy, BatchNormReference.Forward fwd) {
+            return FiniteDifferences.dot(dy, fwd.y());
+        }
+
+        /** The training backward of the native forward on x with dy as given and no running statistics. */
+        private static Grads backwardTrainingOf(float[] dy, float[] x, float[] gamma, int n, int c, float eps) {
+            Outputs fwd = train(x, null, null, gamma, null, n, c, eps, DEFAULT_M);
+            return backwardTraining(dy, x, fwd.mean(), fwd.rstd(), gamma, n, c, null, false);
+        }
+
+        private static void compareTraining(float[] dy, float[] x, float[] gamma, int n, int c) {
+            Outputs fwd = train(x, null, null, gamma, null, n, c, EPS, DEFAULT_M);
+            BatchNormReference.Backward ref = BatchNormReference.backwardTraining(dy, x,
+                    TestData.widen(fwd.mean()), TestData.widen(fwd.rstd()), gamma, n, c);
+            Grads out = backwardTraining(dy, x, fwd.mean(), fwd.rstd(), gamma, n, c, null, false);
+            assertGradients("batchNorm bwd train", ref, out, n, c);
+        }
+
+        private static void compareEval(float[] dy, float[] x, float[] runningMean, float[] runningVar,
+                float[] gamma, int n, int c) {
+            BatchNormReference.Backward ref = BatchNormReference.backwardEval(dy, x, runningMean, runningVar, gamma,
+                    n, c, EPS);
+            Grads out = backwardEval(dy, x, runningMean, runningVar, gamma, n, c, null, false);
+            assertGradients("batchNorm bwd eval", ref, out, n, c);
+        }
+
+        private static void assertGradients(String what, BatchNormReference.Backward ref, Grads out, int n, int c) {
+            String shape = " [" + n + "x" + c + "]";
+            GRAD.assertClose(what + " dx" + shape, ref.dx(), out.dx());
+            GRAD.assertClose(what + " dgamma" + shape, ref.dgamma(), out.dgamma());
+            GRAD.assertClose(what + " dbeta" + shape, ref.dbeta(), out.dbeta());
+        }
+
+        private static void assertNative(String message, int status) {
+            assertEquals(nnfuse_h.NF_ERR_INVALID_ARGUMENT(), status);
+            assertEquals(message, nnfuse_h.nf_last_error().getString(0));
+        }
+    }
+
+    private record Grads(float[] dx, float[] dgamma, float[] dbeta) {}
+
+    /**
+     * One training backward with every output; {@code before} (null: zeros) is
+     * the initial content of dgamma and dbeta, for accumulation.
+     */
+    private static Grads backwardTraining(float[] dy, float[] x, float[] mean, float[] rstd, float[] gamma, int n,
+            int c, float[] before, boolean accumulate) {
+        try (Tensor dyT = Tensor.of(dy, n, c);
+                Tensor xt = Tensor.of(x, n, c);
+                Tensor m = Tensor.of(mean, c);
+                Tensor r = Tensor.of(rstd, c);
+                Tensor g = perChannel(gamma, c);
+                Tensor dx = Tensor.zeros(n, c);
+                Tensor dgamma = Tensor.of(before == null ? new float[c] : before, c);
+                Tensor dbeta = Tensor.of(before == null ? new float[c] : before, c)) {
+            BatchNormOps.backwardTraining(dx, dgamma, dbeta, dyT, xt, m, r, g, accumulate);
+            return new Grads(dx.toFloatArray(), dgamma.toFloatArray(), dbeta.toFloatArray());
+        }
+    }
+
+    /** One eval backward with every output, as {@link #backwardTraining}. */
+    private static Grads backwardEval(float[] dy, float[] x, float[] runningMean, float[] runningVar, float[] gamma,
+            int n, int c, float[] before, boolean accumulate) {
+        try (Tensor dyT = Tensor.of(dy, n, c);
+                Tensor xt = Tensor.of(x, n, c);
+                Tensor rm = Tensor.of(runningMean, c);
+                Tensor rv = Tensor.of(runningVar, c);
+                Tensor g = perChannel(gamma, c);
+                Tensor dx = Tensor.zeros(n, c);
+                Tensor dgamma = Tensor.of(before == null ? new float[c] : before, c);
+                Tensor dbeta = Tensor.of(before == null ? new float[c] : before, c)) {
+            BatchNormOps.backwardEval(dx, dgamma, dbeta, dyT, xt, rm, rv, g, BatchNormOps.DEFAULT_EPS, accumulate);
+            return new Grads(dx.toFloatArray(), dgamma.toFloatArray(), dbeta.toFloatArray());
+        }
+    }
+
+    /** a + b element-wise in float: PyTorch's accumulation of a fresh gradient b into a. */
+    private static float[] plus(float[] a, float[] b) {
+        float[] sum = new float[a.length];
+        for (int i = 0; i < a.length; i++) {
+            sum[i] = a[i] + b[i];
+        }
+        return sum;
     }
 
     private record Outputs(float[] y, float[] mean, float[] rstd, float[] runningMean, float[] runningVar) {}

@@ -11,14 +11,18 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.Arrays;
+import java.util.List;
 import java.util.stream.Stream;
 import nnfuse.internal.NativeLibrary;
 import nnfuse.internal.bindings.nnfuse_h;
 import nnfuse.random.Philox4x32;
 import nnfuse.reference.DropoutReference;
+import nnfuse.testing.FiniteDifferences;
 import nnfuse.testing.PhiloxFixture;
 import nnfuse.testing.TestData;
+import nnfuse.testing.Threads;
 import nnfuse.testing.Tolerance;
+import org.junit.jupiter.api.Nested;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
@@ -407,6 +411,158 @@ class DropoutTest {
                     nnfuse_h.nf_dropout_mask_fwd_f32(MemorySegment.NULL, 16, 1, 0, 0.5f));
             assertNative(invalid, "nf_dropout_mask_fwd_f32: dropout probability has to be between 0 and 1, "
                     + "but got -0.25", nnfuse_h.nf_dropout_mask_fwd_f32(buf, 16, 1, 0, -0.25f));
+        }
+    }
+
+    /**
+     * Backward: the reference against central finite differences of the double
+     * reference forward, native against the reference and against the forward
+     * applied to dy (the same mask, drawn again), in place, thread counts, and
+     * bad input.
+     *
+     * <p>Tolerances: the native backward and the reference are compared bit for
+     * bit, for the reasons the forward is. The forward is linear in x, so
+     * central differences have no truncation error, only the rounding of the
+     * objective in double (about 1e-16 of |L| / h, under 1e-10 here): atol 1e-9
+     * + rtol 1e-7, the latter covering the reference's one float rounding of
+     * {@code dy * scale}.
+     */
+    @Nested
+    class Backward {
+        private static final Tolerance FD = Tolerance.of(1e-9, 1e-7);
+
+        @Test
+        void referenceMatchesFiniteDifferences() {
+            int n = 33;
+            float[] x = TestData.normal(41, n, 0, 2);
+            float[] dy = TestData.normal(42, n, 0, 1);
+            double[] xd = TestData.widen(x);
+            for (float p : new float[] {0f, 0.3f, 0.75f, 1f}) {
+                for (boolean inverted : new boolean[] {true, false}) {
+                    double[] fd = FiniteDifferences.gradient(
+                            v -> FiniteDifferences.dot(dy, DropoutReference.forward(v, p, inverted, SEED, 3)), xd);
+                    FD.assertClose("dropout bwd vs finite differences [p " + p + " inverted " + inverted + "]", fd,
+                            DropoutReference.backward(dy, p, inverted, SEED, 3));
+                }
+            }
+        }
+
+        @ParameterizedTest(name = "n {0}, offset {1}")
+        @MethodSource("nnfuse.DropoutTest#sizesAndOffsets")
+        void matchesReferenceAndForwardOfDy(int n, long offset) {
+            float[] dy = TestData.normal(n + offset + 7, n, 0, 1);
+            String what = "[n " + n + ", offset " + Long.toUnsignedString(offset) + "]";
+            for (float p : PS) {
+                for (boolean inverted : new boolean[] {true, false}) {
+                    try (Tensor dyT = Tensor.of(dy, n);
+                            Tensor dx = DropoutOps.backward(dyT, p, inverted, SEED, offset);
+                            Tensor forwardOfDy = DropoutOps.forward(dyT, p, inverted, SEED, offset)) {
+                        String name = " " + what + " p " + p + " inverted " + inverted;
+                        Tolerance.assertBitIdentical("dropout bwd dx" + name,
+                                DropoutReference.backward(dy, p, inverted, SEED, offset), dx.toFloatArray());
+                        Tolerance.assertBitIdentical("dropout bwd dx = forward(dy)" + name,
+                                forwardOfDy.toFloatArray(), dx.toFloatArray());
+                    }
+                }
+            }
+        }
+
+        /**
+         * The gradient passes exactly where the forward's mask keeps a unit,
+         * scaled by the forward's factor, and is +0.0 elsewhere, even for a NaN
+         * or infinite dy (PyTorch's dy * mask would keep a NaN there).
+         */
+        @Test
+        void gradientFollowsTheForwardMask() {
+            float[] dy = specialValues();
+            int n = dy.length;
+            float p = 0.5f;
+            try (Tensor dyT = Tensor.of(dy, n);
+                    Tensor mask = DropoutOps.mask(new long[] {n}, p, SEED, 9);
+                    Tensor dx = DropoutOps.backward(dyT, p, true, SEED, 9)) {
+                float[] m = mask.toFloatArray();
+                float[] expected = new float[n];
+                for (int i = 0; i < n; i++) {
+                    expected[i] = m[i] == 1f ? dy[i] * 2f : 0f;
+                }
+                Tolerance.assertBitIdentical("dropout bwd dx = dy * mask * 2", expected, dx.toFloatArray());
+            }
+        }
+
+        @Test
+        void inPlace() {
+            float[] dy = TestData.normal(43, 4097, 0, 1);
+            try (Tensor grad = Tensor.of(dy, 17, 241)) {
+                DropoutOps.backward(grad, grad, 0.2f, true, SEED, 4);
+                Tolerance.assertBitIdentical("dropout bwd in place",
+                        DropoutReference.backward(dy, 0.2f, true, SEED, 4), grad.toFloatArray());
+            }
+        }
+
+        @Test
+        void sameResultWhateverTheThreadCount() {
+            int n = (1 << 20) + 3;
+            float[] dy = TestData.normal(44, n, 0, 1);
+            float[] expected = DropoutReference.backward(dy, 0.3f, true, SEED, 5);
+            try (Tensor dyT = Tensor.of(dy, n)) {
+                List<float[]> runs = Threads.atEachCount(() -> {
+                    try (Tensor dx = DropoutOps.backward(dyT, 0.3f, true, SEED, 5)) {
+                        return dx.toFloatArray();
+                    }
+                });
+                for (int i = 0; i < runs.size(); i++) {
+                    Tolerance.assertBitIdentical("dropout bwd [" + Threads.COUNTS[i] + " threads]", expected,
+                            runs.get(i));
+                }
+            }
+        }
+
+        @Test
+        void badArguments() {
+            try (Arena arena = Arena.ofConfined()) {
+                Tensor dy = Tensor.zeros(arena, 3, 4);
+                for (float p : new float[] {-0.1f, 1.5f, Float.NaN}) {
+                    assertMessage(assertThrows(IllegalArgumentException.class,
+                            () -> DropoutOps.backward(dy, p, true, SEED, 0)), "dropoutBackward", "p",
+                            "dropout probability has to be between 0 and 1, but got " + p);
+                }
+                assertMessage(assertThrows(IllegalArgumentException.class,
+                        () -> DropoutOps.backward(Tensor.zeros(arena, 4, 3), dy, 0.5f, true, SEED, 0)),
+                        "dropoutBackward", "dx", "[3, 4]", "[4, 3]");
+                assertMessage(assertThrows(IllegalArgumentException.class,
+                        () -> DropoutOps.backward(null, 0.5f, true, SEED, 0)), "dy", "null");
+                assertMessage(assertThrows(IllegalArgumentException.class,
+                        () -> DropoutOps.backward(null, dy, 0.5f, true, SEED, 0)), "dx", "null");
+                assertMessage(assertThrows(IllegalArgumentException.class,
+                        () -> DropoutOps.backward(Tensor.zeros(arena, DType.INT64, 3, 4), 0.5f, true, SEED, 0)),
+                        "dy", "float32", "int64[3, 4]");
+                assertMessage(assertThrows(IllegalArgumentException.class,
+                        () -> DropoutOps.backward(dy, 0.5f, true, SEED, -5L)), "dropoutBackward", "offset", "2^64",
+                        "float32[3, 4]");
+                Tensor closed = Tensor.zeros(3, 4);
+                closed.close();
+                assertMessage(assertThrows(IllegalStateException.class,
+                        () -> DropoutOps.backward(closed, dy, 0.5f, true, SEED, 0)), "dx", "closed");
+            }
+        }
+
+        @Test
+        void nativeChecksReturnAStatus() {
+            NativeLibrary.ensureLoaded();
+            int invalid = nnfuse_h.NF_ERR_INVALID_ARGUMENT();
+            try (Arena arena = Arena.ofConfined()) {
+                MemorySegment buf = arena.allocate(ValueLayout.JAVA_FLOAT, 16);
+                assertNative(invalid, "nf_dropout_bwd_f32: dx is NULL",
+                        nnfuse_h.nf_dropout_bwd_f32(MemorySegment.NULL, buf, 16, 1, 0, 0.5f, 1));
+                assertNative(invalid, "nf_dropout_bwd_f32: dy is NULL",
+                        nnfuse_h.nf_dropout_bwd_f32(buf, MemorySegment.NULL, 16, 1, 0, 0.5f, 1));
+                assertNative(invalid, "nf_dropout_bwd_f32: dropout probability has to be between 0 and 1, but got 2",
+                        nnfuse_h.nf_dropout_bwd_f32(buf, buf, 16, 1, 0, 2f, 1));
+                assertNative(invalid, "nf_dropout_bwd_f32: inverted must be 0 or 1, got -1",
+                        nnfuse_h.nf_dropout_bwd_f32(buf, buf, 16, 1, 0, 0.5f, -1));
+                assertNative(invalid, "nf_dropout_bwd_f32: n must be >= 1, got 0",
+                        nnfuse_h.nf_dropout_bwd_f32(buf, buf, 0, 1, 0, 0.5f, 1));
+            }
         }
     }
 

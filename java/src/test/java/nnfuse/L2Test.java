@@ -5,14 +5,20 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.stream.IntStream;
+import nnfuse.internal.NativeLibrary;
+import nnfuse.internal.bindings.nnfuse_h;
 import nnfuse.reference.L2Reference;
+import nnfuse.testing.FiniteDifferences;
 import nnfuse.testing.TestData;
 import nnfuse.testing.Threads;
 import nnfuse.testing.Tolerance;
+import org.junit.jupiter.api.Nested;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -132,6 +138,133 @@ class L2Test {
             assertMessage(assertThrows(IllegalStateException.class, () -> L2Ops.sumOfSquares(closed)), "t", "closed");
             assertMessage(assertThrows(IllegalStateException.class, () -> L2Ops.penalty(1, List.of(t, closed))),
                     "parameters[1]", "closed");
+        }
+    }
+
+    /**
+     * The penalty's gradient {@code 2 * lambda * x}: the reference against
+     * central finite differences of the double penalty, native against the
+     * reference, accumulation, determinism, and bad input. The equivalence with
+     * SGD's weight decay is in {@link SgdTest}.
+     *
+     * <p>Tolerances: the penalty is quadratic, so central differences have no
+     * truncation error, only the rounding of the objective (under 1e-10 here):
+     * atol 1e-9 + rtol 1e-9. The native gradient is {@code (2 * lambda) * x}
+     * with {@code 2 * lambda} exact, a single float rounding of the exact value,
+     * within 2^-24 of it: rtol 2^-23 (1.2e-7, no atol) leaves a factor 2.
+     * Accumulation must equal the float sum of the old gradient and the fresh
+     * one bit for bit.
+     */
+    @Nested
+    class Backward {
+        private static final Tolerance FD = Tolerance.of(1e-9, 1e-9);
+        private static final Tolerance ONE_ROUNDING = Tolerance.of(0, 0x1p-23);
+
+        @Test
+        void referenceMatchesFiniteDifferences() {
+            float[] x = TestData.normal(41, 33, 0.1, 2);
+            for (double lambda : new double[] {0, 1e-4, 0.5, 3}) {
+                double[] fd = FiniteDifferences.gradient(v -> lambda * L2Reference.sumOfSquares(v),
+                        TestData.widen(x));
+                FD.assertClose("l2 bwd vs finite differences", fd, L2Reference.backward(x, lambda));
+            }
+        }
+
+        @ParameterizedTest(name = "n = {0}")
+        @MethodSource("nnfuse.L2Test#sizes")
+        void matchesReference(int n) {
+            float[] x = TestData.normal(43L + n, n, 0.1, 2);
+            for (float lambda : new float[] {1e-4f, 0.05f, 0.5f}) {
+                try (Tensor t = Tensor.of(x, n); Tensor grad = L2Ops.backward(t, lambda)) {
+                    ONE_ROUNDING.assertClose("l2 bwd grad [" + n + "]", L2Reference.backward(x, lambda),
+                            grad.toFloatArray());
+                }
+            }
+        }
+
+        /** accumulate = true is the float sum old + fresh, PyTorch's accumulation into .grad. */
+        @Test
+        void accumulateAddsTheFreshGradient() {
+            int n = 4097;
+            float[] x = TestData.normal(47, n, 0, 2);
+            float[] before = TestData.normal(48, n, 0, 1);
+            try (Tensor t = Tensor.of(x, n); Tensor fresh = L2Ops.backward(t, 0.01f);
+                    Tensor grad = Tensor.of(before, n)) {
+                L2Ops.backward(grad, t, 0.01f, true);
+                float[] f = fresh.toFloatArray();
+                float[] expected = new float[n];
+                for (int i = 0; i < n; i++) {
+                    expected[i] = before[i] + f[i];
+                }
+                Tolerance.assertBitIdentical("l2 bwd accumulate", expected, grad.toFloatArray());
+                L2Ops.backward(grad, t, 0.01f, false);
+                Tolerance.assertBitIdentical("l2 bwd overwrite", f, grad.toFloatArray());
+            }
+        }
+
+        @Test
+        void deterministicAcrossThreadCounts() {
+            int n = 1_000_003;
+            try (Tensor t = Tensor.of(TestData.normal(49, n, 0, 1), n)) {
+                List<float[]> runs = Threads.atEachCount(() -> {
+                    try (Tensor grad = Tensor.of(TestData.normal(50, n, 0, 1), n)) {
+                        L2Ops.backward(grad, t, 0.25f, true);
+                        return grad.toFloatArray();
+                    }
+                });
+                for (int i = 1; i < runs.size(); i++) {
+                    Tolerance.assertBitIdentical("l2 bwd threads " + Threads.COUNTS[i], runs.get(0), runs.get(i));
+                }
+            }
+        }
+
+        @Test
+        void badArguments() {
+            try (Arena arena = Arena.ofConfined()) {
+                Tensor x = Tensor.zeros(arena, 3, 4);
+                Tensor grad = Tensor.zeros(arena, 3, 4);
+                for (float lambda : new float[] {-1f, Float.NaN, Float.POSITIVE_INFINITY}) {
+                    assertMessage(assertThrows(IllegalArgumentException.class,
+                            () -> L2Ops.backward(grad, x, lambda, true)), "l2Backward", "lambda",
+                            String.valueOf(lambda));
+                }
+                assertMessage(assertThrows(IllegalArgumentException.class,
+                        () -> L2Ops.backward(Tensor.zeros(arena, 12), x, 1f, true)), "l2Backward", "grad", "[3, 4]",
+                        "[12]");
+                assertMessage(assertThrows(IllegalArgumentException.class, () -> L2Ops.backward(null, 1f)),
+                        "x", "null");
+                assertMessage(assertThrows(IllegalArgumentException.class, () -> L2Ops.backward(null, x, 1f, true)),
+                        "grad", "null");
+                assertMessage(assertThrows(IllegalArgumentException.class, () -> L2Ops.backward(x, x, 1f, true)),
+                        "grad", "x", "same tensor");
+                assertMessage(assertThrows(IllegalArgumentException.class,
+                        () -> L2Ops.backward(Tensor.zeros(arena, DType.INT64, 3, 4), 1f)), "x", "float32",
+                        "int64[3, 4]");
+                Tensor closed = Tensor.zeros(3, 4);
+                closed.close();
+                assertMessage(assertThrows(IllegalStateException.class, () -> L2Ops.backward(closed, x, 1f, true)),
+                        "grad", "closed");
+            }
+        }
+
+        @Test
+        void nativeChecksReturnAStatus() {
+            NativeLibrary.ensureLoaded();
+            try (Arena arena = Arena.ofConfined()) {
+                MemorySegment a = arena.allocate(ValueLayout.JAVA_FLOAT, 8);
+                MemorySegment b = arena.allocate(ValueLayout.JAVA_FLOAT, 8);
+                assertNative("nf_l2_bwd_f32: accumulate must be 0 or 1, got 3",
+                        nnfuse_h.nf_l2_bwd_f32(a, b, 8, 1f, 3));
+                assertNative("nf_l2_bwd_f32: lambda must be finite and >= 0, got -2",
+                        nnfuse_h.nf_l2_bwd_f32(a, b, 8, -2f, 0));
+                assertNative("nf_l2_bwd_f32: grad overlaps x", nnfuse_h.nf_l2_bwd_f32(a.asSlice(4), a, 4, 1f, 0));
+                assertNative("nf_l2_bwd_f32: x is NULL", nnfuse_h.nf_l2_bwd_f32(a, MemorySegment.NULL, 8, 1f, 0));
+            }
+        }
+
+        private static void assertNative(String message, int status) {
+            assertEquals(nnfuse_h.NF_ERR_INVALID_ARGUMENT(), status);
+            assertEquals(message, nnfuse_h.nf_last_error().getString(0));
         }
     }
 }

@@ -9,6 +9,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.stream.Stream;
 import nnfuse.reference.LinearReference;
+import nnfuse.testing.FiniteDifferences;
 import nnfuse.testing.TestData;
 import nnfuse.testing.Threads;
 import nnfuse.testing.Tolerance;
@@ -30,10 +31,21 @@ import org.junit.jupiter.params.provider.MethodSource;
  * margin) widened by {@link Tolerance#forReduction}{@code (K)}, i.e. {@code 4 sqrt(K) u S}; the kernel's eight
  * interleaved partial sums shorten each sequential chain to {@code K / 8} terms, which only adds margin.
  * Small integers are exact in float, so the worksheet's and the closed-form examples are compared exactly.
+ *
+ * <p>Backward ({@link #backwardTolerances}): {@code dx = dy W} and {@code dW = dy^T x} are products of the same
+ * kind, each element a float32 sum in one fixed order, so they get the same tolerance with their own
+ * magnitudes {@code S} (the reference on absolute values) and reduction lengths: {@code out_features} for dx and
+ * the rows (the batch) for dW, widened by {@link Tolerance#forReduction}. {@code db = sum_r dy} is the product
+ * of dy with a vector of ones and gets the same policy over the rows; the kernel sums it in double, which only
+ * adds margin. The reference backward itself is checked against central finite differences of the double
+ * reference forward with {@link FiniteDifferences#SCALED_TOLERANCE}. Accumulation ({@code old + new}, one float
+ * addition per element), optional gradients, threads and batch layout are compared bit for bit.
  */
 class LinearTest {
     /** Unit roundoff of float32. */
     static final double U = 0x1p-24;
+    /** The gradients in the order {@link BackwardCase#run} returns them. */
+    private static final String[] GRADIENTS = {"dx", "dweight", "dbias"};
 
     /** Discussion 04, section 4 (a)-(c): y = w . x with w all ones, for x_drop, x_corr and x_orig. */
     @Test
@@ -234,6 +246,147 @@ class LinearTest {
         }
     }
 
+    /** The reference backward against central differences of {@code sum(dy * (x w^T + b))} in x, w and b. */
+    @Test
+    void referenceBackwardMatchesFiniteDifferences() {
+        for (int[] shape : TestData.smallShapes(23, 8)) {
+            int rows = shape[0];
+            int in = shape[1];
+            int out = shape[2];
+            long seed = 100L * rows + 10L * in + out;
+            double[] x = TestData.widen(TestData.normal(seed, rows * in, 0, 1));
+            double[] w = TestData.widen(TestData.normal(seed + 1, out * in, 0, 1));
+            double[] b = TestData.widen(TestData.normal(seed + 2, out, 0, 1));
+            float[] dy = TestData.normal(seed + 3, rows * out, 0, 1);
+            LinearReference.Gradients g = LinearReference.backward(TestData.widen(dy), x, w, rows, in, out);
+            String what = "linear ref vs finite diff ";
+            Tolerance fd = FiniteDifferences.SCALED_TOLERANCE;
+            fd.assertClose(what + "dx", FiniteDifferences.gradientScaled(
+                    v -> FiniteDifferences.dot(dy, LinearReference.forward(v, w, b, rows, in, out)), x), g.dx());
+            fd.assertClose(what + "dweight", FiniteDifferences.gradientScaled(
+                    v -> FiniteDifferences.dot(dy, LinearReference.forward(x, v, b, rows, in, out)), w), g.dw());
+            fd.assertClose(what + "dbias", FiniteDifferences.gradientScaled(
+                    v -> FiniteDifferences.dot(dy, LinearReference.forward(x, w, v, rows, in, out)), b), g.db());
+        }
+    }
+
+    @ParameterizedTest(name = "[{0}, {1}] -> {2}")
+    @MethodSource("worksheetShapes")
+    void worksheetModelBackwardMatchesReference(int rows, int in, int out) {
+        compareBackward(BackwardCase.of(rows, in, out));
+    }
+
+    @ParameterizedTest(name = "[{0}, {1}] -> {2}")
+    @MethodSource("shapes")
+    void backwardMatchesReference(int rows, int in, int out) {
+        compareBackward(BackwardCase.of(rows, in, out));
+    }
+
+    /**
+     * accumulate = true adds the new gradient to what dweight and dbias hold, as PyTorch's {@code .grad +=}: the
+     * result is the float sum of the old values and of the gradient that accumulate = false writes, bit for bit,
+     * while dx, an activation's gradient, is overwritten either way.
+     */
+    @Test
+    void accumulateAddsToTheParameterGradients() {
+        BackwardCase c = BackwardCase.of(257, 300, 129);
+        float[][] fresh = c.run(null, false);
+        float[][] old = {TestData.normal(1, 257 * 300, 0, 1), TestData.normal(2, 129 * 300, 0, 1),
+            TestData.normal(3, 129, 0, 1)};
+        float[][] accumulated = c.run(old, true);
+        Tolerance.assertBitIdentical("linear backward accumulate dx", fresh[0], accumulated[0]);
+        Tolerance.assertBitIdentical("linear backward accumulate dweight", floatSum(old[1], fresh[1]), accumulated[1]);
+        Tolerance.assertBitIdentical("linear backward accumulate dbias", floatSum(old[2], fresh[2]), accumulated[2]);
+    }
+
+    /** Each gradient alone (the others null) has the bits it has when all three are computed. */
+    @Test
+    void backwardOptionalGradients() {
+        BackwardCase c = BackwardCase.of(33, 129, 31);
+        float[][] all = c.run(null, false);
+        try (Tensor dy = Tensor.of(c.dy, 33, 31); Tensor x = Tensor.of(c.x, 33, 129);
+                Tensor w = Tensor.of(c.w, 31, 129); Tensor dx = Tensor.zeros(33, 129);
+                Tensor dw = Tensor.zeros(31, 129); Tensor db = Tensor.zeros(31)) {
+            LinearOps.backward(dx, null, null, dy, x, w, false);
+            LinearOps.backward(null, dw, null, dy, x, w, false);
+            LinearOps.backward(null, null, db, dy, x, w, false);
+            LinearOps.backward(null, null, null, dy, x, w, false);
+            Tolerance.assertBitIdentical("linear backward dx alone", all[0], dx.toFloatArray());
+            Tolerance.assertBitIdentical("linear backward dweight alone", all[1], dw.toFloatArray());
+            Tolerance.assertBitIdentical("linear backward dbias alone", all[2], db.toFloatArray());
+        }
+    }
+
+    @Test
+    void backwardHigherRankFlattensTheLeadingDimensions() {
+        BackwardCase c = BackwardCase.of(6, 5, 4);
+        float[][] flat = c.run(null, false);
+        try (Tensor dy = Tensor.of(c.dy, 2, 3, 4); Tensor x = Tensor.of(c.x, 2, 3, 5); Tensor w = Tensor.of(c.w, 4, 5);
+                Tensor dx = Tensor.zeros(2, 3, 5); Tensor dw = Tensor.zeros(4, 5); Tensor db = Tensor.zeros(4)) {
+            LinearOps.backward(dx, dw, db, dy, x, w, false);
+            Tolerance.assertBitIdentical("linear backward rank-3 dx", flat[0], dx.toFloatArray());
+            Tolerance.assertBitIdentical("linear backward rank-3 dweight", flat[1], dw.toFloatArray());
+            Tolerance.assertBitIdentical("linear backward rank-3 dbias", flat[2], db.toFloatArray());
+        }
+    }
+
+    @Test
+    void backwardSameResultWithOneTwoAndFourThreads() {
+        for (BackwardCase c : List.of(BackwardCase.of(257, 300, 129), BackwardCase.of(4097, 33, 70))) {
+            List<float[][]> runs = Threads.atEachCount(() -> c.run(null, false));
+            for (int i = 1; i < runs.size(); i++) {
+                for (int k = 0; k < GRADIENTS.length; k++) {
+                    Tolerance.assertBitIdentical("linear backward " + GRADIENTS[k] + " threads " + Threads.COUNTS[i],
+                            runs.get(0)[k], runs.get(i)[k]);
+                }
+            }
+        }
+    }
+
+    @Test
+    void backwardBadArguments() {
+        try (Arena arena = Arena.ofConfined()) {
+            Tensor x = Tensor.zeros(arena, 4, 52);
+            Tensor w = Tensor.zeros(arena, 128, 52);
+            Tensor dy = Tensor.zeros(arena, 4, 128);
+            Tensor dx = Tensor.zeros(arena, 4, 52);
+            Tensor dw = Tensor.zeros(arena, 128, 52);
+            Tensor db = Tensor.zeros(arena, 128);
+            assertMessage(assertThrows(IllegalArgumentException.class,
+                    () -> LinearOps.backward(dx, dw, db, Tensor.zeros(arena, 4, 52), x, w, false)),
+                    "linearBackward", "dy", "[4, 128]", "[4, 52]");
+            assertMessage(assertThrows(IllegalArgumentException.class,
+                    () -> LinearOps.backward(Tensor.zeros(arena, 52, 4), dw, db, dy, x, w, false)),
+                    "dx", "[4, 52]", "[52, 4]");
+            assertMessage(assertThrows(IllegalArgumentException.class,
+                    () -> LinearOps.backward(dx, Tensor.zeros(arena, 52, 128), db, dy, x, w, false)),
+                    "dweight", "[128, 52]", "[52, 128]");
+            assertMessage(assertThrows(IllegalArgumentException.class,
+                    () -> LinearOps.backward(dx, dw, Tensor.zeros(arena, 52), dy, x, w, false)),
+                    "dbias", "[128]", "[52]", "[128, 52]");
+            assertMessage(assertThrows(IllegalArgumentException.class,
+                    () -> LinearOps.backward(dx, dw, db, dy, x, Tensor.zeros(arena, 128, 4), false)),
+                    "weight", "[out_features, 52]", "[128, 4]");
+            assertMessage(assertThrows(IllegalArgumentException.class,
+                    () -> LinearOps.backward(dx, dw, db, null, x, w, false)), "dy", "null");
+            assertMessage(assertThrows(IllegalArgumentException.class,
+                    () -> LinearOps.backward(dx, dw, db, dy, null, w, false)), "x", "null");
+            assertMessage(assertThrows(IllegalArgumentException.class,
+                    () -> LinearOps.backward(dx, dw, db, dy, x, null, false)), "weight", "null");
+            assertMessage(assertThrows(IllegalArgumentException.class,
+                    () -> LinearOps.backward(dx, w, db, dy, x, w, false)), "dweight", "weight", "same tensor");
+            assertMessage(assertThrows(IllegalArgumentException.class,
+                    () -> LinearOps.backward(x, dw, db, dy, x, w, false)), "dx", "x", "same tensor", "[4, 52]");
+            Tensor intDy = Tensor.zeros(arena, DType.INT64, 4, 128);
+            assertMessage(assertThrows(IllegalArgumentException.class,
+                    () -> LinearOps.backward(dx, dw, db, intDy, x, w, false)), "dy", "float32", "int64[4, 128]");
+            Tensor closed = Tensor.zeros(128, 52);
+            closed.close();
+            assertMessage(assertThrows(IllegalStateException.class,
+                    () -> LinearOps.backward(dx, closed, db, dy, x, w, false)), "dweight", "closed");
+        }
+    }
+
     /**
      * The tolerance for {@code x w^T + b} of this data (see the class comment): {@code 4 u S} widened by
      * {@code sqrt(in)}, with {@code S} the largest {@code sum_k |x_k w_k| + |b|} over the outputs.
@@ -248,6 +401,54 @@ class LinearTest {
     static float[] init(long seed, int n, int in) {
         double bound = 1 / Math.sqrt(in);
         return TestData.uniform(seed, n, -bound, bound);
+    }
+
+    /**
+     * Tolerances of dx, dweight and dbias for this data (see the class comment): {@code 4 u S} widened by the
+     * reduction length, with {@code S} the largest magnitude of each gradient, the reference on absolute values.
+     * When the native op gets a dy that may be off by up to {@code dyError} per element (the fused block's
+     * {@code dh}), each term of a sum may be off by that times its other factor, which adds twice
+     * {@code dyError} times the largest factor to the atol before the widening (errors of random sign, like
+     * the roundings).
+     */
+    static Tolerance[] backwardTolerances(double[] dy, double[] x, double[] w, int rows, int in, int out,
+            double dyError) {
+        LinearReference.Gradients s = LinearReference.backward(abs(dy), abs(x), abs(w), rows, in, out);
+        return new Tolerance[] {productOf(s.dx(), 2 * dyError * maxAbs(w)).forReduction(out),
+            productOf(s.dw(), 2 * dyError * maxAbs(x)).forReduction(rows),
+            productOf(s.db(), 2 * dyError).forReduction(rows)};
+    }
+
+    /** {@code 4 u S + extra} with {@code S} the largest of the magnitudes. */
+    private static Tolerance productOf(double[] magnitudes, double extra) {
+        return Tolerance.of(4 * U * maxAbs(magnitudes) + extra, 4 * U);
+    }
+
+    private static double maxAbs(double[] a) {
+        return Arrays.stream(a).map(Math::abs).max().orElseThrow();
+    }
+
+    /** The element-wise float sum {@code a + b}, as a float {@code .grad += g} computes it. */
+    static float[] floatSum(float[] a, float[] b) {
+        float[] sum = new float[a.length];
+        for (int i = 0; i < a.length; i++) {
+            sum[i] = a[i] + b[i];
+        }
+        return sum;
+    }
+
+    private static void compareBackward(BackwardCase c) {
+        double[] dy = TestData.widen(c.dy);
+        double[] x = TestData.widen(c.x);
+        double[] w = TestData.widen(c.w);
+        LinearReference.Gradients ref = LinearReference.backward(dy, x, w, c.rows, c.in, c.out);
+        Tolerance[] tol = backwardTolerances(dy, x, w, c.rows, c.in, c.out, 0);
+        float[][] actual = c.run(null, false);
+        double[][] expected = {ref.dx(), ref.dw(), ref.db()};
+        String shape = " [" + c.rows + "x" + c.in + "->" + c.out + "]";
+        for (int k = 0; k < GRADIENTS.length; k++) {
+            tol[k].assertClose("linear backward " + GRADIENTS[k] + shape, expected[k], actual[k]);
+        }
     }
 
     private static void compare(int rows, int in, int out, boolean withBias) {
@@ -273,5 +474,30 @@ class LinearTest {
             r[i] = Math.abs(a[i]);
         }
         return r;
+    }
+
+    private static double[] abs(double[] a) {
+        return Arrays.stream(a).map(Math::abs).toArray();
+    }
+
+    /** Seeded backward data: dy and x ~ N(0, 1), W as PyTorch initializes it. */
+    private record BackwardCase(int rows, int in, int out, float[] dy, float[] x, float[] w) {
+        static BackwardCase of(int rows, int in, int out) {
+            long seed = 7_000_003L * rows + 1013L * in + out;
+            return new BackwardCase(rows, in, out, TestData.normal(seed, rows * out, 0, 1),
+                    TestData.normal(seed + 1, rows * in, 0, 1), init(seed + 2, out * in, in));
+        }
+
+        /** dx, dweight and dbias of the native op, starting from {@code initial} (or zeros when null). */
+        float[][] run(float[][] initial, boolean accumulate) {
+            try (Tensor dyt = Tensor.of(dy, rows, out); Tensor xt = Tensor.of(x, rows, in);
+                    Tensor wt = Tensor.of(w, out, in);
+                    Tensor dx = initial == null ? Tensor.zeros(rows, in) : Tensor.of(initial[0], rows, in);
+                    Tensor dw = initial == null ? Tensor.zeros(out, in) : Tensor.of(initial[1], out, in);
+                    Tensor db = initial == null ? Tensor.zeros(out) : Tensor.of(initial[2], out)) {
+                LinearOps.backward(dx, dw, db, dyt, xt, wt, accumulate);
+                return new float[][] {dx.toFloatArray(), dw.toFloatArray(), db.toFloatArray()};
+            }
+        }
     }
 }

@@ -24,6 +24,13 @@ final class Discussion04 {
      */
     static final long WORKSHEET_MASK_SEED = 8;
 
+    /** The worksheet's gamma and beta, shared by sections 2 and 3. */
+    private static final float[] GAMMA = {1, 2, 3, 4};
+    private static final float[] BETA = {0, -1, 1, 0};
+
+    /** The first row of section 3's X, as a batch of one (sections 2(b) and 3(b)). */
+    private static final float[] SINGLE_ROW = {2, 2, 1, 1};
+
     private Discussion04() {}
 
     static void run(PrintStream out) {
@@ -114,78 +121,76 @@ final class Discussion04 {
     /** Section 2(a): LayerNorm of a 3x4 matrix with eps = 0. */
     static void layerNorm(PrintStream out) {
         out.println("== 2. Layer Normalization ==");
-        float[] x = {4, 4, 8, 8, 0, 2, 2, 8, 1, 1, 1, 5};
-        try (Tensor xt = Tensor.of(x, 3, 4);
-                Tensor gamma = Tensor.of(new float[] {1, 2, 3, 4}, 4);
-                Tensor beta = Tensor.of(new float[] {0, -1, 1, 0}, 4);
+        try (Tensor x = Tensor.of(new float[] {4, 4, 8, 8, 0, 2, 2, 8, 1, 1, 1, 5}, 3, 4);
+                Tensor gamma = Tensor.of(GAMMA, 4);
+                Tensor beta = Tensor.of(BETA, 4);
                 Tensor mean = Tensor.zeros(3);
                 Tensor rstd = Tensor.zeros(3);
                 Tensor y = Tensor.zeros(3, 4)) {
-            LayerNormOps.forward(y, mean, rstd, xt, gamma, beta, 0f);
-            out.println("X =");
-            out.print(Matrices.format(xt, 0));
-            out.println("gamma = [1, 2, 3, 4], beta = [0, -1, 1, 0], eps = 0");
-            for (int r = 0; r < 3; r++) {
-                double sd = 1.0 / rstd.get(r);
-                out.printf("row %d: mean = %s, variance = %s%n", r + 1, fmt(mean.get(r)), fmt(sd * sd));
-            }
-            out.println("LayerNorm(X) =");
-            out.print(Matrices.format(y, 2));
-            float[][] worksheet = {{-1, -3, 4, 4}, {-1, -1.66f, 0.01f, 6.68f}, {-0.58f, -2.16f, -0.74f, 6.92f}};
-            Matrices.roundingNotes(out, y, worksheet, "x-hat");
-            out.println();
+            LayerNormOps.forward(y, mean, rstd, x, gamma, beta, 0f);
+            printWorkedExample(out, "LayerNorm", "row", x, mean, rstd, y, new float[][] {
+                {-1, -3, 4, 4}, {-1, -1.66f, 0.01f, 6.68f}, {-0.58f, -2.16f, -0.74f, 6.92f}});
         }
+        try (Tensor one = Tensor.of(SINGLE_ROW, 1, 4); Tensor normalized = LayerNormOps.forward(one, null, null, 0f)) {
+            out.println("(b) Batch size 1 works: LayerNorm normalizes across the features of each row, e.g. "
+                    + vector(one, 0) + " -> " + vector(normalized, 2));
+        }
+        out.println();
+    }
+
+    /** Section 3: BatchNorm of a 3x4 matrix with eps = 0 (training mode: batch statistics), and batch size 1. */
+    static void batchNorm(PrintStream out) {
+        out.println("== 3. Batch Normalization ==");
+        try (Tensor x = Tensor.of(new float[] {2, 2, 1, 1, 2, 5, 4, 1, 5, 5, 10, 10}, 3, 4);
+                Tensor gamma = Tensor.of(GAMMA, 4);
+                Tensor beta = Tensor.of(BETA, 4);
+                Tensor mean = Tensor.zeros(4);
+                Tensor rstd = Tensor.zeros(4);
+                Tensor runningMean = Tensor.zeros(4);
+                Tensor runningVar = Tensor.zeros(4).fill(1f);
+                Tensor y = Tensor.zeros(3, 4)) {
+            BatchNormOps.forwardTraining(y, mean, rstd, runningMean, runningVar, x, gamma, beta, 0f,
+                    BatchNormOps.DEFAULT_MOMENTUM);
+            printWorkedExample(out, "BatchNorm", "column", x, mean, rstd, y, new float[][] {
+                {-0.71f, -3.82f, -2.21f, -2.84f}, {-0.71f, 0.42f, 0.19f, -2.84f}, {1.41f, 0.42f, 5.02f, 5.64f}});
+            out.printf("Training also updated the running statistics (momentum 0.1, variance unbiased by N/(N-1)):"
+                    + " running_mean = %s, running_var = %s%n", vector(runningMean, 3), vector(runningVar, 3));
+        }
+        out.print("(b) Batch size 1 fails, as in PyTorch: there is no spread to estimate across one example. ");
+        try (Tensor one = Tensor.of(SINGLE_ROW, 1, 4)) {
+            BatchNormOps.forwardTraining(one, null, null, null, null, 0f, BatchNormOps.DEFAULT_MOMENTUM).close();
+            out.println("(no error: unexpected)");
+        } catch (IllegalArgumentException e) {
+            out.println("The library says:");
+            out.println("    " + e.getMessage());
+        }
+        out.println();
+    }
+
+    /**
+     * Prints a worked normalization the worksheet's way: the input, the
+     * statistics per {@code unit} (row or column, recovered from the saved
+     * mean and rstd with eps = 0), the result, and where the worksheet's
+     * rounded hand calculation differs from it.
+     */
+    private static void printWorkedExample(PrintStream out, String name, String unit, Tensor x, Tensor mean,
+            Tensor rstd, Tensor y, float[][] worksheet) {
+        out.println("X =");
+        out.print(Matrices.format(x, 0));
+        out.println("gamma = [1, 2, 3, 4], beta = [0, -1, 1, 0], eps = 0");
+        for (int i = 0; i < mean.numel(); i++) {
+            double sd = 1.0 / rstd.get(i);
+            out.printf("%s %d: mean = %s, variance = %s%n", unit, i + 1, fmt(mean.get(i)), fmt(sd * sd));
+        }
+        out.println(name + "(X) =");
+        out.print(Matrices.format(y, 2));
+        Matrices.roundingNotes(out, y, worksheet, "x-hat");
     }
 
     /** Whole numbers as integers (the worksheet's 6, 4, 3), anything else to four decimals. */
     private static String fmt(double v) {
         return Math.abs(v - Math.rint(v)) < 1e-5 ? Long.toString(Math.round(v))
                 : String.format(Locale.ROOT, "%.4f", v);
-    }
-
-    /** Section 3: BatchNorm of a 3x4 matrix with eps = 0 (training mode: batch statistics), and batch size 1. */
-    static void batchNorm(PrintStream out) {
-        out.println("== 3. Batch Normalization ==");
-        float[] x = {2, 2, 1, 1, 2, 5, 4, 1, 5, 5, 10, 10};
-        try (Tensor xt = Tensor.of(x, 3, 4);
-                Tensor gamma = Tensor.of(new float[] {1, 2, 3, 4}, 4);
-                Tensor beta = Tensor.of(new float[] {0, -1, 1, 0}, 4);
-                Tensor mean = Tensor.zeros(4);
-                Tensor rstd = Tensor.zeros(4);
-                Tensor runningMean = Tensor.zeros(4);
-                Tensor runningVar = Tensor.zeros(4).fill(1f);
-                Tensor y = Tensor.zeros(3, 4)) {
-            BatchNormOps.forwardTraining(y, mean, rstd, runningMean, runningVar, xt, gamma, beta, 0f,
-                    BatchNormOps.DEFAULT_MOMENTUM);
-            out.println("X =");
-            out.print(Matrices.format(xt, 0));
-            out.println("gamma = [1, 2, 3, 4], beta = [0, -1, 1, 0], eps = 0");
-            for (int c = 0; c < 4; c++) {
-                double sd = 1.0 / rstd.get(c);
-                out.printf("column %d: mean = %s, variance = %s%n", c + 1, fmt(mean.get(c)), fmt(sd * sd));
-            }
-            out.println("BatchNorm(X) =");
-            out.print(Matrices.format(y, 2));
-            float[][] worksheet = {{-0.71f, -3.82f, -2.21f, -2.84f}, {-0.71f, 0.42f, 0.19f, -2.84f},
-                {1.41f, 0.42f, 5.02f, 5.64f}};
-            Matrices.roundingNotes(out, y, worksheet, "x-hat");
-            out.printf("Training also updated the running statistics (momentum 0.1, variance unbiased by N/(N-1)):"
-                    + " running_mean = %s, running_var = %s%n", vector(runningMean, 3), vector(runningVar, 3));
-        }
-        out.println("(b) Batch size 1: the library refuses, as PyTorch does:");
-        try (Tensor one = Tensor.of(new float[] {2, 2, 1, 1}, 1, 4)) {
-            try {
-                BatchNormOps.forwardTraining(one, null, null, null, null, 0f, BatchNormOps.DEFAULT_MOMENTUM).close();
-                out.println("    (no error: unexpected)");
-            } catch (IllegalArgumentException e) {
-                out.println("    " + e.getMessage());
-            }
-            try (Tensor normalized = LayerNormOps.forward(one, null, null, 0f)) {
-                out.println("    LayerNorm of the same single row works, since it normalizes across features: "
-                        + vector(normalized, 2));
-            }
-        }
-        out.println();
     }
 
     /** Section 4: dropout on x = [2, 6, 4, 4, 5, 3, 4, 4] with p = 0.75, plain and corrected. */

@@ -1,6 +1,6 @@
 package nnfuse.nn;
 
-/** Ready-made models. */
+/** Ready-made models. Stateless; each call builds a new model, which its caller owns. */
 public final class Models {
     /** The worksheet model's layer widths: input, three hidden blocks, then the classes. */
     private static final long[] DISCUSSION04_WIDTHS = {52, 128, 256, 20, 1000};

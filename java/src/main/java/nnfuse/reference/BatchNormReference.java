@@ -30,6 +30,17 @@ public final class BatchNormReference {
      */
     public static Forward forwardTraining(float[] x, float[] runningMean, float[] runningVar, float[] gamma,
             float[] beta, int n, int c, double eps, double momentum) {
+        ReferenceChecks.requireLength("x", x, (long) n * c);
+        return forwardTraining(ReferenceChecks.widen(x), runningMean, runningVar, ReferenceChecks.widen(gamma),
+                ReferenceChecks.widen(beta), n, c, eps, momentum);
+    }
+
+    /**
+     * The same with {@code x}, {@code gamma} and {@code beta} in double, for
+     * finite differences that perturb them by less than a float ulp.
+     */
+    public static Forward forwardTraining(double[] x, float[] runningMean, float[] runningVar, double[] gamma,
+            double[] beta, int n, int c, double eps, double momentum) {
         checkCommon(x, gamma, beta, n, c);
         if (n < 2) {
             throw new IllegalArgumentException("training needs n >= 2, got " + n);
@@ -73,6 +84,14 @@ public final class BatchNormReference {
      */
     public static Forward forwardEval(float[] x, float[] runningMean, float[] runningVar, float[] gamma,
             float[] beta, int n, int c, double eps) {
+        ReferenceChecks.requireLength("x", x, (long) n * c);
+        return forwardEval(ReferenceChecks.widen(x), runningMean, runningVar, ReferenceChecks.widen(gamma),
+                ReferenceChecks.widen(beta), n, c, eps);
+    }
+
+    /** The same with {@code x}, {@code gamma} and {@code beta} in double, for finite differences. */
+    public static Forward forwardEval(double[] x, float[] runningMean, float[] runningVar, double[] gamma,
+            double[] beta, int n, int c, double eps) {
         checkCommon(x, gamma, beta, n, c);
         ReferenceChecks.requireLength("runningMean", runningMean, c);
         ReferenceChecks.requireLength("runningVar", runningVar, c);
@@ -87,7 +106,76 @@ public final class BatchNormReference {
         return new Forward(normalize(x, mean, rstd, gamma, beta, n, c), mean, rstd, mean.clone(), var);
     }
 
-    private static double[] normalize(float[] x, double[] mean, double[] rstd, float[] gamma, float[] beta, int n,
+    /** Gradients of a backward pass, in double; a parameter's gradient is the fresh one, never accumulated. */
+    public record Backward(double[] dx, double[] dgamma, double[] dbeta) {}
+
+    /**
+     * Training-mode backward, the textbook formula (Ioffe and Szegedy, 2015,
+     * section 3) per column, with {@code g = dy * gamma} and
+     * {@code xhat = (x - mean) * rstd}:
+     * {@code dx = rstd / n * (n * g - sum(g) - xhat * sum(g * xhat))},
+     * {@code dgamma = sum(dy * xhat)}, {@code dbeta = sum(dy)}.
+     *
+     * @param mean  the batch means {@code [c]} the forward normalized with
+     * @param rstd  the forward's {@code 1 / sqrt(var + eps)} {@code [c]}
+     * @param gamma scale {@code [c]}, or null for none
+     */
+    public static Backward backwardTraining(float[] dy, float[] x, double[] mean, double[] rstd, float[] gamma, int n,
+            int c) {
+        checkBackward(dy, x, mean, rstd, gamma, n, c);
+        double[] dx = new double[n * c];
+        double[] dgamma = new double[c];
+        double[] dbeta = new double[c];
+        for (int j = 0; j < c; j++) {
+            double scale = gamma == null ? 1 : gamma[j];
+            double sumG = 0;
+            double sumGXhat = 0;
+            for (int r = 0; r < n; r++) {
+                double xhat = (x[r * c + j] - mean[j]) * rstd[j];
+                sumG += dy[r * c + j] * scale;
+                sumGXhat += dy[r * c + j] * scale * xhat;
+                dgamma[j] += dy[r * c + j] * xhat;
+                dbeta[j] += dy[r * c + j];
+            }
+            for (int r = 0; r < n; r++) {
+                double xhat = (x[r * c + j] - mean[j]) * rstd[j];
+                double g = dy[r * c + j] * scale;
+                dx[r * c + j] = rstd[j] / n * (n * g - sumG - xhat * sumGXhat);
+            }
+        }
+        return new Backward(dx, dgamma, dbeta);
+    }
+
+    /**
+     * Eval-mode backward: the running statistics are constants, so with
+     * {@code rstd = 1 / sqrt(runningVar + eps)} and {@code xhat = (x - runningMean) * rstd},
+     * {@code dx = dy * gamma * rstd}, {@code dgamma = sum(dy * xhat)}, {@code dbeta = sum(dy)}.
+     */
+    public static Backward backwardEval(float[] dy, float[] x, float[] runningMean, float[] runningVar,
+            float[] gamma, int n, int c, double eps) {
+        ReferenceChecks.requireLength("runningMean", runningMean, c);
+        ReferenceChecks.requireLength("runningVar", runningVar, c);
+        double[] mean = ReferenceChecks.widen(runningMean);
+        double[] rstd = new double[c];
+        for (int j = 0; j < c; j++) {
+            rstd[j] = 1 / Math.sqrt(runningVar[j] + eps);
+        }
+        checkBackward(dy, x, mean, rstd, gamma, n, c);
+        double[] dx = new double[n * c];
+        double[] dgamma = new double[c];
+        double[] dbeta = new double[c];
+        for (int r = 0; r < n; r++) {
+            for (int j = 0; j < c; j++) {
+                double g = dy[r * c + j];
+                dx[r * c + j] = g * (gamma == null ? 1 : gamma[j]) * rstd[j];
+                dgamma[j] += g * (x[r * c + j] - mean[j]) * rstd[j];
+                dbeta[j] += g;
+            }
+        }
+        return new Backward(dx, dgamma, dbeta);
+    }
+
+    private static double[] normalize(double[] x, double[] mean, double[] rstd, double[] gamma, double[] beta, int n,
             int c) {
         double[] y = new double[n * c];
         for (int r = 0; r < n; r++) {
@@ -105,13 +193,20 @@ public final class BatchNormReference {
         return y;
     }
 
-    private static void checkCommon(float[] x, float[] gamma, float[] beta, int n, int c) {
+    private static void checkCommon(double[] x, double[] gamma, double[] beta, int n, int c) {
         ReferenceChecks.requireLength("x", x, (long) n * c);
+        ReferenceChecks.requireOptionalLength("gamma", gamma, c);
+        ReferenceChecks.requireOptionalLength("beta", beta, c);
+    }
+
+    private static void checkBackward(float[] dy, float[] x, double[] mean, double[] rstd, float[] gamma, int n,
+            int c) {
+        ReferenceChecks.requireLength("dy", dy, (long) n * c);
+        ReferenceChecks.requireLength("x", x, (long) n * c);
+        ReferenceChecks.requireLength("mean", mean, c);
+        ReferenceChecks.requireLength("rstd", rstd, c);
         if (gamma != null) {
             ReferenceChecks.requireLength("gamma", gamma, c);
-        }
-        if (beta != null) {
-            ReferenceChecks.requireLength("beta", beta, c);
         }
     }
 }

@@ -9,8 +9,10 @@ import nnfuse.random.Philox4x32;
  * <p>Every step is a single float operation (the threshold {@code 1 - p}, the
  * factor {@code 1 / (1 - p)}, one product), so float arithmetic here is exact
  * to the specification and the native kernels must match it bit for bit; no
- * wider accumulation is involved. {@code seed} and {@code offset} are unsigned
- * 64-bit values in {@code long}s. Stateless and thread-safe.
+ * wider accumulation is involved (the double form of the forward, for finite
+ * differences, only skips the product's rounding). {@code seed} and
+ * {@code offset} are unsigned 64-bit values in {@code long}s. Stateless and
+ * thread-safe.
  */
 public final class DropoutReference {
     private DropoutReference() {}
@@ -43,24 +45,48 @@ public final class DropoutReference {
     /**
      * Dropout of {@code x}: dropped elements are 0, kept ones are
      * {@code x * (1 / (1 - p))} (inverted) or {@code x} (plain); {@code p = 0}
-     * returns a copy of {@code x}.
+     * returns a copy of {@code x}. A product of two floats is exact in double,
+     * so rounding the double forward's result once is the float product.
      */
     public static float[] forward(float[] x, float p, boolean inverted, long seed, long offset) {
-        if (x == null) {
-            throw new IllegalArgumentException("x must not be null");
-        }
+        ReferenceChecks.requireNonNull("x", x);
         requireProbability(p);
         if (p == 0) {
             return x.clone();
         }
-        float scale = 1f / (1f - p); // infinite at p = 1, where nothing is kept
+        double[] exact = forward(ReferenceChecks.widen(x), p, inverted, seed, offset);
         float[] y = new float[x.length];
+        for (int i = 0; i < y.length; i++) {
+            y[i] = (float) exact[i];
+        }
+        return y;
+    }
+
+    /**
+     * The same map on a double input, without rounding to float: kept elements
+     * are {@code x * scale} with the float factor {@code scale = 1 / (1 - p)},
+     * for finite differences.
+     */
+    public static double[] forward(double[] x, float p, boolean inverted, long seed, long offset) {
+        ReferenceChecks.requireNonNull("x", x);
+        requireProbability(p);
+        float scale = 1f / (1f - p); // infinite at p = 1, where nothing is kept
+        double[] y = new double[x.length];
         for (int i = 0; i < x.length; i++) {
             if (kept(p, seed, offset + i)) {
                 y[i] = inverted ? x[i] * scale : x[i];
             }
         }
         return y;
+    }
+
+    /**
+     * The gradient of {@link #forward} for the same arguments: the Jacobian of
+     * dropout is diagonal, {@code kept * scale}, so {@code dx} is the forward
+     * applied to {@code dy}, dropped units +0.0 included.
+     */
+    public static float[] backward(float[] dy, float p, boolean inverted, long seed, long offset) {
+        return forward(dy, p, inverted, seed, offset);
     }
 
     private static void requireProbability(float p) {

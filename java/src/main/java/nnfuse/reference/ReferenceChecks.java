@@ -19,6 +19,13 @@ final class ReferenceChecks {
         requireLength(name, a.length, expected);
     }
 
+    /** An optional array is null or has {@code expected} elements. */
+    static void requireOptionalLength(String name, double[] a, long expected) {
+        if (a != null) {
+            requireLength(name, a, expected);
+        }
+    }
+
     static void requireNonNull(String name, Object a) {
         if (a == null) {
             throw new IllegalArgumentException(name + " must not be null");
@@ -31,12 +38,20 @@ final class ReferenceChecks {
         }
     }
 
-    /** The array widened to double, exactly. */
+    /** The array widened to double, exactly; null (an absent optional array) stays null. */
     static double[] widen(float[] a) {
+        if (a == null) {
+            return null;
+        }
         double[] d = new double[a.length];
         for (int i = 0; i < a.length; i++) {
             d[i] = a[i];
         }
         return d;
+    }
+
+    /** {@link #widen}, passing null (an absent optional argument) through. */
+    static double[] widenOrNull(float[] a) {
+        return a == null ? null : widen(a);
     }
 }

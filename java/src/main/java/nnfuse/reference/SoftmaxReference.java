@@ -11,6 +11,12 @@ public final class SoftmaxReference {
     /** {@code exp(x - max) / sum exp(x - max)} per row; NaN for rows with NaN, +inf, or only -inf. */
     public static double[] softmax(float[] x, int rows, int cols) {
         ReferenceChecks.requireLength("x", x, (long) rows * cols);
+        return softmax(ReferenceChecks.widen(x), rows, cols);
+    }
+
+    /** The same on a double input, for finite differences and for composing with other references. */
+    public static double[] softmax(double[] x, int rows, int cols) {
+        ReferenceChecks.requireLength("x", x, (long) rows * cols);
         double[] y = new double[rows * cols];
         for (int r = 0; r < rows; r++) {
             int base = r * cols;
@@ -29,6 +35,12 @@ public final class SoftmaxReference {
     /** {@code x - max - log(sum exp(x - max))} per row; NaN for rows with NaN, +inf, or only -inf. */
     public static double[] logSoftmax(float[] x, int rows, int cols) {
         ReferenceChecks.requireLength("x", x, (long) rows * cols);
+        return logSoftmax(ReferenceChecks.widen(x), rows, cols);
+    }
+
+    /** The same on a double input, for finite differences and for composing with other references. */
+    public static double[] logSoftmax(double[] x, int rows, int cols) {
+        ReferenceChecks.requireLength("x", x, (long) rows * cols);
         double[] y = new double[rows * cols];
         for (int r = 0; r < rows; r++) {
             int base = r * cols;
@@ -46,7 +58,7 @@ public final class SoftmaxReference {
     }
 
     /** The row maximum; Math.max returns NaN when either argument is NaN, as PyTorch's max does. */
-    private static double rowMax(float[] x, int base, int cols) {
+    private static double rowMax(double[] x, int base, int cols) {
         double max = Double.NEGATIVE_INFINITY;
         for (int j = 0; j < cols; j++) {
             max = Math.max(max, x[base + j]);

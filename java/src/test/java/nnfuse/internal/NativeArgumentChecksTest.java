@@ -12,9 +12,10 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
- * The C entry points of the linear, ReLU and BatchNorm families check their own arguments (the Java ops never
- * let these reach them): each bad argument returns NF_ERR_INVALID_ARGUMENT with a message naming the function
- * and the argument, and the internal routines the families share stay hidden.
+ * The C entry points of the linear, LayerNorm, ReLU and BatchNorm families check their own arguments (the Java
+ * ops never let these reach them): each bad argument returns NF_ERR_INVALID_ARGUMENT with a message naming the
+ * function and the argument; a backward pass whose scratch cannot be allocated returns NF_ERR_OUT_OF_MEMORY;
+ * and the internal routines the families share stay hidden.
  */
 class NativeArgumentChecksTest {
     private static final MemorySegment NULL = MemorySegment.NULL;
@@ -149,8 +150,146 @@ class NativeArgumentChecksTest {
     }
 
     @Test
+    void linearBackward() {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment grads = floats(arena, 16);
+            MemorySegment dy = floats(arena, 4);
+            MemorySegment x = floats(arena, 4);
+            MemorySegment w = floats(arena, 4);
+            MemorySegment dx = grads.asSlice(0, 16);
+            MemorySegment dw = grads.asSlice(16, 16);
+            MemorySegment db = grads.asSlice(32, 8);
+            String op = "nf_linear_bwd_f32";
+            assertInvalid(nnfuse_h.nf_linear_bwd_f32(dx, dw, db, NULL, x, w, 2, 2, 2, 0), op, "dy is NULL");
+            assertInvalid(nnfuse_h.nf_linear_bwd_f32(dx, dw, db, dy, NULL, w, 2, 2, 2, 0), op, "x is NULL");
+            assertInvalid(nnfuse_h.nf_linear_bwd_f32(dx, dw, db, dy, x, NULL, 2, 2, 2, 0), op, "weight is NULL");
+            assertInvalid(nnfuse_h.nf_linear_bwd_f32(dx, dw, db, dy, x, w, 0, 2, 2, 0), op, "rows must be >= 1, got 0");
+            assertInvalid(nnfuse_h.nf_linear_bwd_f32(dx, dw, db, dy, x, w, 2, 2, -2, 0), op, "out_features", "-2");
+            assertInvalid(nnfuse_h.nf_linear_bwd_f32(dx, dw, db, dy, x, w, 2, 2, 2, 2), op,
+                    "accumulate must be 0 or 1, got 2");
+            assertInvalid(nnfuse_h.nf_linear_bwd_f32(dy, dw, db, dy, x, w, 2, 2, 2, 0), op, "dx overlaps dy");
+            assertInvalid(nnfuse_h.nf_linear_bwd_f32(dx, x, db, dy, x, w, 2, 2, 2, 0), op, "dweight overlaps x");
+            assertInvalid(nnfuse_h.nf_linear_bwd_f32(dx, grads.asSlice(8), NULL, dy, x, w, 2, 2, 2, 0), op,
+                    "dx overlaps dweight");
+            assertInvalid(nnfuse_h.nf_linear_bwd_f32(NULL, NULL, w.asSlice(8), dy, x, w, 2, 2, 2, 0), op,
+                    "dbias overlaps weight");
+            assertEquals(0, nnfuse_h.nf_linear_bwd_f32(dx, dw, db, dy, x, w, 2, 2, 2, 1));
+            assertEquals(0, nnfuse_h.nf_linear_bwd_f32(NULL, NULL, NULL, dy, x, w, 2, 2, 2, 0), "no gradient wanted");
+        }
+    }
+
+    @Test
+    void layerNormBackward() {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment dx = floats(arena, 4);
+            MemorySegment params = floats(arena, 4);
+            MemorySegment dy = floats(arena, 4);
+            MemorySegment x = floats(arena, 4);
+            MemorySegment stats = floats(arena, 4);
+            MemorySegment mean = stats.asSlice(0, 8);
+            MemorySegment rstd = stats.asSlice(8, 8);
+            MemorySegment dgamma = params.asSlice(0, 8);
+            MemorySegment dbeta = params.asSlice(8, 8);
+            String op = "nf_layernorm_bwd_f32";
+            assertInvalid(nnfuse_h.nf_layernorm_bwd_f32(dx, dgamma, dbeta, NULL, x, mean, rstd, NULL, 2, 2, 0), op,
+                    "dy is NULL");
+            assertInvalid(nnfuse_h.nf_layernorm_bwd_f32(dx, dgamma, dbeta, dy, x, NULL, rstd, NULL, 2, 2, 0), op,
+                    "mean is NULL");
+            assertInvalid(nnfuse_h.nf_layernorm_bwd_f32(dx, dgamma, dbeta, dy, x, mean, NULL, NULL, 2, 2, 0), op,
+                    "rstd is NULL");
+            assertInvalid(nnfuse_h.nf_layernorm_bwd_f32(dx, dgamma, dbeta, dy, x, mean, rstd, NULL, 2, 0, 0), op,
+                    "cols must be >= 1, got 0");
+            assertInvalid(nnfuse_h.nf_layernorm_bwd_f32(dx, dgamma, dbeta, dy, x, mean, rstd, NULL, 2, 2, -1), op,
+                    "accumulate must be 0 or 1, got -1");
+            assertInvalid(nnfuse_h.nf_layernorm_bwd_f32(x, dgamma, dbeta, dy, x, mean, rstd, NULL, 2, 2, 0), op,
+                    "dx overlaps x");
+            assertInvalid(nnfuse_h.nf_layernorm_bwd_f32(dx, params.asSlice(4), dbeta, dy, x, mean, rstd, NULL, 2, 2,
+                    0), op, "dgamma overlaps dbeta");
+            assertInvalid(nnfuse_h.nf_layernorm_bwd_f32(dx, NULL, dbeta, dy, x, mean, rstd, dbeta, 2, 2, 0), op,
+                    "dbeta overlaps gamma");
+            assertInvalid(nnfuse_h.nf_layernorm_bwd_f32(dx, rstd, NULL, dy, x, mean, rstd, NULL, 2, 2, 0), op,
+                    "dgamma overlaps rstd");
+            assertEquals(0, nnfuse_h.nf_layernorm_bwd_f32(dx, dgamma, dbeta, dy, x, mean, rstd, NULL, 2, 2, 1));
+        }
+    }
+
+    @Test
+    void reluBackward() {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment dx = floats(arena, 8);
+            MemorySegment y = floats(arena, 4);
+            String op = "nf_relu_bwd_f32";
+            assertInvalid(nnfuse_h.nf_relu_bwd_f32(NULL, dx, y, 4), op, "dx is NULL");
+            assertInvalid(nnfuse_h.nf_relu_bwd_f32(dx, NULL, y, 4), op, "dy is NULL");
+            assertInvalid(nnfuse_h.nf_relu_bwd_f32(dx, dx, NULL, 4), op, "y is NULL");
+            assertInvalid(nnfuse_h.nf_relu_bwd_f32(dx, dx, y, 0), op, "n must be >= 1, got 0");
+            assertInvalid(nnfuse_h.nf_relu_bwd_f32(dx.asSlice(4), dx, y, 4), op, "dx overlaps dy");
+            assertInvalid(nnfuse_h.nf_relu_bwd_f32(y, dx, y, 4), op, "dx overlaps y");
+            assertEquals(0, nnfuse_h.nf_relu_bwd_f32(dx, dx, y, 4), "in place is allowed");
+        }
+    }
+
+    @Test
+    void linearLnReluBackward() {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment dx = floats(arena, 4);
+            MemorySegment dw = floats(arena, 4);
+            MemorySegment params = floats(arena, 6);
+            MemorySegment dy = floats(arena, 4);
+            MemorySegment x = floats(arena, 4);
+            MemorySegment w = floats(arena, 4);
+            MemorySegment h = floats(arena, 4);
+            MemorySegment stats = floats(arena, 4);
+            MemorySegment mean = stats.asSlice(0, 8);
+            MemorySegment rstd = stats.asSlice(8, 8);
+            MemorySegment db = params.asSlice(0, 8);
+            MemorySegment dgamma = params.asSlice(8, 8);
+            MemorySegment dbeta = params.asSlice(16, 8);
+            String op = "nf_linear_ln_relu_bwd_f32";
+            assertInvalid(nnfuse_h.nf_linear_ln_relu_bwd_f32(dx, dw, db, dgamma, dbeta, dy, x, w, NULL, mean, rstd,
+                    NULL, NULL, 2, 2, 2, 1, 0), op, "h is NULL");
+            assertInvalid(nnfuse_h.nf_linear_ln_relu_bwd_f32(dx, dw, db, dgamma, dbeta, dy, x, w, h, mean, NULL,
+                    NULL, NULL, 2, 2, 2, 1, 0), op, "rstd is NULL");
+            assertInvalid(nnfuse_h.nf_linear_ln_relu_bwd_f32(dx, dw, db, dgamma, dbeta, dy, x, w, h, mean, rstd,
+                    NULL, NULL, 2, 0, 2, 1, 0), op, "in_features must be >= 1, got 0");
+            assertInvalid(nnfuse_h.nf_linear_ln_relu_bwd_f32(dx, dw, db, dgamma, dbeta, dy, x, w, h, mean, rstd,
+                    NULL, NULL, 2, 2, 2, 2, 0), op, "relu must be 0 or 1, got 2");
+            assertInvalid(nnfuse_h.nf_linear_ln_relu_bwd_f32(dx, dw, db, dgamma, dbeta, dy, x, w, h, mean, rstd,
+                    NULL, NULL, 2, 2, 2, 0, 3), op, "accumulate must be 0 or 1, got 3");
+            assertInvalid(nnfuse_h.nf_linear_ln_relu_bwd_f32(h, dw, db, dgamma, dbeta, dy, x, w, h, mean, rstd,
+                    NULL, NULL, 2, 2, 2, 1, 0), op, "dx overlaps h");
+            assertInvalid(nnfuse_h.nf_linear_ln_relu_bwd_f32(dx, dw, params.asSlice(4), dgamma, dbeta, dy, x, w, h,
+                    mean, rstd, NULL, NULL, 2, 2, 2, 1, 0), op, "dbias overlaps dgamma");
+            assertInvalid(nnfuse_h.nf_linear_ln_relu_bwd_f32(dx, dw, db, dgamma, dbeta, dy, x, w, h, mean, rstd,
+                    NULL, dbeta, 2, 2, 2, 1, 0), op, "dbeta overlaps beta");
+            assertInvalid(nnfuse_h.nf_linear_ln_relu_bwd_f32(dx, dw, db, dgamma, stats.asSlice(4), dy, x, w, h,
+                    mean, rstd, NULL, NULL, 2, 2, 2, 1, 0), op, "dbeta overlaps mean");
+            assertEquals(0, nnfuse_h.nf_linear_ln_relu_bwd_f32(dx, dw, db, dgamma, dbeta, dy, x, w, h, mean, rstd,
+                    NULL, NULL, 2, 2, 2, 1, 1));
+        }
+    }
+
+    /** 2^50 rows: the scratch (one or two floats a row) cannot be allocated, and nothing is read before that. */
+    @Test
+    void scratchThatCannotBeAllocatedIsReported() {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment a = floats(arena, 4);
+            long rows = 1L << 50;
+            assertEquals(nnfuse_h.NF_ERR_OUT_OF_MEMORY(), nnfuse_h.nf_layernorm_bwd_f32(NULL, NULL, NULL, a, a, a, a,
+                    NULL, rows, 1, 0));
+            assertMessage(nnfuse_h.nf_last_error().getString(0), "nf_layernorm_bwd_f32", "cannot allocate");
+            assertEquals(nnfuse_h.NF_ERR_OUT_OF_MEMORY(), nnfuse_h.nf_linear_ln_relu_bwd_f32(NULL, NULL, NULL, NULL,
+                    NULL, a, a, a, a, a, a, NULL, NULL, rows, 1, 1, 1, 0));
+            assertMessage(nnfuse_h.nf_last_error().getString(0), "nf_linear_ln_relu_bwd_f32", "cannot allocate");
+        }
+    }
+
+    @Test
     void sharedRoutinesStayHidden() {
-        for (String internal : new String[] {"nf_gemm_nt_f32", "nf_layernorm_row_f32", "nf_relu_span_f32"}) {
+        for (String internal : new String[] {"nf_gemm_nt_f32", "nf_gemm_nn_f32", "nf_gemm_tn_f32",
+            "nf_gemm_column_sums_f32", "nf_layernorm_row_f32", "nf_layernorm_apply_row_f32", "nf_layernorm_mean_lo_f32",
+            "nf_layernorm_bwd_team_f32", "nf_linear_bwd_team_f32", "nf_relu_span_f32", "nf_relu_bwd_span_f32",
+            "nf_check_disjoint"}) {
             assertTrue(NativeLibrary.lookup().find(internal).isEmpty(), internal + " must not be exported");
         }
     }

@@ -625,6 +625,76 @@ public class nnfuse_h extends nnfuse_h$shared {
         }
     }
 
+    private static class nf_layernorm_bwd_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            nnfuse_h.C_INT,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("nf_layernorm_bwd_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t nf_layernorm_bwd_f32(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x, const float *mean, const float *rstd, const float *gamma, int64_t rows, int64_t cols, int32_t accumulate)
+     * }
+     */
+    public static FunctionDescriptor nf_layernorm_bwd_f32$descriptor() {
+        return nf_layernorm_bwd_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t nf_layernorm_bwd_f32(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x, const float *mean, const float *rstd, const float *gamma, int64_t rows, int64_t cols, int32_t accumulate)
+     * }
+     */
+    public static MethodHandle nf_layernorm_bwd_f32$handle() {
+        return nf_layernorm_bwd_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t nf_layernorm_bwd_f32(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x, const float *mean, const float *rstd, const float *gamma, int64_t rows, int64_t cols, int32_t accumulate)
+     * }
+     */
+    public static MemorySegment nf_layernorm_bwd_f32$address() {
+        return nf_layernorm_bwd_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t nf_layernorm_bwd_f32(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x, const float *mean, const float *rstd, const float *gamma, int64_t rows, int64_t cols, int32_t accumulate)
+     * }
+     */
+    public static int nf_layernorm_bwd_f32(MemorySegment dx, MemorySegment dgamma, MemorySegment dbeta, MemorySegment dy, MemorySegment x, MemorySegment mean, MemorySegment rstd, MemorySegment gamma, long rows, long cols, int accumulate) {
+        var mh$ = nf_layernorm_bwd_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("nf_layernorm_bwd_f32", dx, dgamma, dbeta, dy, x, mean, rstd, gamma, rows, cols, accumulate);
+            }
+            return (int)mh$.invokeExact(dx, dgamma, dbeta, dy, x, mean, rstd, gamma, rows, cols, accumulate);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static class nf_philox4x32_10 {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             nnfuse_h.C_INT,
@@ -1202,6 +1272,75 @@ public class nnfuse_h extends nnfuse_h$shared {
         }
     }
 
+    private static class nf_linear_bwd_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            nnfuse_h.C_INT,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("nf_linear_bwd_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t nf_linear_bwd_f32(float *dx, float *dweight, float *dbias, const float *dy, const float *x, const float *weight, int64_t rows, int64_t in_features, int64_t out_features, int32_t accumulate)
+     * }
+     */
+    public static FunctionDescriptor nf_linear_bwd_f32$descriptor() {
+        return nf_linear_bwd_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t nf_linear_bwd_f32(float *dx, float *dweight, float *dbias, const float *dy, const float *x, const float *weight, int64_t rows, int64_t in_features, int64_t out_features, int32_t accumulate)
+     * }
+     */
+    public static MethodHandle nf_linear_bwd_f32$handle() {
+        return nf_linear_bwd_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t nf_linear_bwd_f32(float *dx, float *dweight, float *dbias, const float *dy, const float *x, const float *weight, int64_t rows, int64_t in_features, int64_t out_features, int32_t accumulate)
+     * }
+     */
+    public static MemorySegment nf_linear_bwd_f32$address() {
+        return nf_linear_bwd_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t nf_linear_bwd_f32(float *dx, float *dweight, float *dbias, const float *dy, const float *x, const float *weight, int64_t rows, int64_t in_features, int64_t out_features, int32_t accumulate)
+     * }
+     */
+    public static int nf_linear_bwd_f32(MemorySegment dx, MemorySegment dweight, MemorySegment dbias, MemorySegment dy, MemorySegment x, MemorySegment weight, long rows, long in_features, long out_features, int accumulate) {
+        var mh$ = nf_linear_bwd_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("nf_linear_bwd_f32", dx, dweight, dbias, dy, x, weight, rows, in_features, out_features, accumulate);
+            }
+            return (int)mh$.invokeExact(dx, dweight, dbias, dy, x, weight, rows, in_features, out_features, accumulate);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static class nf_linear_ln_relu_fwd_f32 {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             nnfuse_h.C_INT,
@@ -1275,6 +1414,83 @@ public class nnfuse_h extends nnfuse_h$shared {
         }
     }
 
+    private static class nf_linear_ln_relu_bwd_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            nnfuse_h.C_INT,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_INT,
+            nnfuse_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("nf_linear_ln_relu_bwd_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t nf_linear_ln_relu_bwd_f32(float *dx, float *dweight, float *dbias, float *dgamma, float *dbeta, const float *dy, const float *x, const float *weight, const float *h, const float *mean, const float *rstd, const float *gamma, const float *beta, int64_t rows, int64_t in_features, int64_t out_features, int32_t relu, int32_t accumulate)
+     * }
+     */
+    public static FunctionDescriptor nf_linear_ln_relu_bwd_f32$descriptor() {
+        return nf_linear_ln_relu_bwd_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t nf_linear_ln_relu_bwd_f32(float *dx, float *dweight, float *dbias, float *dgamma, float *dbeta, const float *dy, const float *x, const float *weight, const float *h, const float *mean, const float *rstd, const float *gamma, const float *beta, int64_t rows, int64_t in_features, int64_t out_features, int32_t relu, int32_t accumulate)
+     * }
+     */
+    public static MethodHandle nf_linear_ln_relu_bwd_f32$handle() {
+        return nf_linear_ln_relu_bwd_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t nf_linear_ln_relu_bwd_f32(float *dx, float *dweight, float *dbias, float *dgamma, float *dbeta, const float *dy, const float *x, const float *weight, const float *h, const float *mean, const float *rstd, const float *gamma, const float *beta, int64_t rows, int64_t in_features, int64_t out_features, int32_t relu, int32_t accumulate)
+     * }
+     */
+    public static MemorySegment nf_linear_ln_relu_bwd_f32$address() {
+        return nf_linear_ln_relu_bwd_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t nf_linear_ln_relu_bwd_f32(float *dx, float *dweight, float *dbias, float *dgamma, float *dbeta, const float *dy, const float *x, const float *weight, const float *h, const float *mean, const float *rstd, const float *gamma, const float *beta, int64_t rows, int64_t in_features, int64_t out_features, int32_t relu, int32_t accumulate)
+     * }
+     */
+    public static int nf_linear_ln_relu_bwd_f32(MemorySegment dx, MemorySegment dweight, MemorySegment dbias, MemorySegment dgamma, MemorySegment dbeta, MemorySegment dy, MemorySegment x, MemorySegment weight, MemorySegment h, MemorySegment mean, MemorySegment rstd, MemorySegment gamma, MemorySegment beta, long rows, long in_features, long out_features, int relu, int accumulate) {
+        var mh$ = nf_linear_ln_relu_bwd_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("nf_linear_ln_relu_bwd_f32", dx, dweight, dbias, dgamma, dbeta, dy, x, weight, h, mean, rstd, gamma, beta, rows, in_features, out_features, relu, accumulate);
+            }
+            return (int)mh$.invokeExact(dx, dweight, dbias, dgamma, dbeta, dy, x, weight, h, mean, rstd, gamma, beta, rows, in_features, out_features, relu, accumulate);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static class nf_relu_fwd_f32 {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             nnfuse_h.C_INT,
@@ -1330,6 +1546,69 @@ public class nnfuse_h extends nnfuse_h$shared {
                 traceDowncall("nf_relu_fwd_f32", y, x, n);
             }
             return (int)mh$.invokeExact(y, x, n);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class nf_relu_bwd_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            nnfuse_h.C_INT,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_LONG
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("nf_relu_bwd_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t nf_relu_bwd_f32(float *dx, const float *dy, const float *y, int64_t n)
+     * }
+     */
+    public static FunctionDescriptor nf_relu_bwd_f32$descriptor() {
+        return nf_relu_bwd_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t nf_relu_bwd_f32(float *dx, const float *dy, const float *y, int64_t n)
+     * }
+     */
+    public static MethodHandle nf_relu_bwd_f32$handle() {
+        return nf_relu_bwd_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t nf_relu_bwd_f32(float *dx, const float *dy, const float *y, int64_t n)
+     * }
+     */
+    public static MemorySegment nf_relu_bwd_f32$address() {
+        return nf_relu_bwd_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t nf_relu_bwd_f32(float *dx, const float *dy, const float *y, int64_t n)
+     * }
+     */
+    public static int nf_relu_bwd_f32(MemorySegment dx, MemorySegment dy, MemorySegment y, long n) {
+        var mh$ = nf_relu_bwd_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("nf_relu_bwd_f32", dx, dy, y, n);
+            }
+            return (int)mh$.invokeExact(dx, dy, y, n);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
@@ -1469,6 +1748,415 @@ public class nnfuse_h extends nnfuse_h$shared {
                 traceDowncall("nf_batchnorm_fwd_eval_f32", y, x, running_mean, running_var, gamma, beta, n, c, eps);
             }
             return (int)mh$.invokeExact(y, x, running_mean, running_var, gamma, beta, n, c, eps);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class nf_batchnorm_bwd_train_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            nnfuse_h.C_INT,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("nf_batchnorm_bwd_train_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t nf_batchnorm_bwd_train_f32(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x, const float *save_mean, const float *save_rstd, const float *gamma, int64_t n, int64_t c, int32_t accumulate)
+     * }
+     */
+    public static FunctionDescriptor nf_batchnorm_bwd_train_f32$descriptor() {
+        return nf_batchnorm_bwd_train_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t nf_batchnorm_bwd_train_f32(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x, const float *save_mean, const float *save_rstd, const float *gamma, int64_t n, int64_t c, int32_t accumulate)
+     * }
+     */
+    public static MethodHandle nf_batchnorm_bwd_train_f32$handle() {
+        return nf_batchnorm_bwd_train_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t nf_batchnorm_bwd_train_f32(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x, const float *save_mean, const float *save_rstd, const float *gamma, int64_t n, int64_t c, int32_t accumulate)
+     * }
+     */
+    public static MemorySegment nf_batchnorm_bwd_train_f32$address() {
+        return nf_batchnorm_bwd_train_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t nf_batchnorm_bwd_train_f32(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x, const float *save_mean, const float *save_rstd, const float *gamma, int64_t n, int64_t c, int32_t accumulate)
+     * }
+     */
+    public static int nf_batchnorm_bwd_train_f32(MemorySegment dx, MemorySegment dgamma, MemorySegment dbeta, MemorySegment dy, MemorySegment x, MemorySegment save_mean, MemorySegment save_rstd, MemorySegment gamma, long n, long c, int accumulate) {
+        var mh$ = nf_batchnorm_bwd_train_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("nf_batchnorm_bwd_train_f32", dx, dgamma, dbeta, dy, x, save_mean, save_rstd, gamma, n, c, accumulate);
+            }
+            return (int)mh$.invokeExact(dx, dgamma, dbeta, dy, x, save_mean, save_rstd, gamma, n, c, accumulate);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class nf_batchnorm_bwd_eval_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            nnfuse_h.C_INT,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_FLOAT,
+            nnfuse_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("nf_batchnorm_bwd_eval_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t nf_batchnorm_bwd_eval_f32(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x, const float *running_mean, const float *running_var, const float *gamma, int64_t n, int64_t c, float eps, int32_t accumulate)
+     * }
+     */
+    public static FunctionDescriptor nf_batchnorm_bwd_eval_f32$descriptor() {
+        return nf_batchnorm_bwd_eval_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t nf_batchnorm_bwd_eval_f32(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x, const float *running_mean, const float *running_var, const float *gamma, int64_t n, int64_t c, float eps, int32_t accumulate)
+     * }
+     */
+    public static MethodHandle nf_batchnorm_bwd_eval_f32$handle() {
+        return nf_batchnorm_bwd_eval_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t nf_batchnorm_bwd_eval_f32(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x, const float *running_mean, const float *running_var, const float *gamma, int64_t n, int64_t c, float eps, int32_t accumulate)
+     * }
+     */
+    public static MemorySegment nf_batchnorm_bwd_eval_f32$address() {
+        return nf_batchnorm_bwd_eval_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t nf_batchnorm_bwd_eval_f32(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x, const float *running_mean, const float *running_var, const float *gamma, int64_t n, int64_t c, float eps, int32_t accumulate)
+     * }
+     */
+    public static int nf_batchnorm_bwd_eval_f32(MemorySegment dx, MemorySegment dgamma, MemorySegment dbeta, MemorySegment dy, MemorySegment x, MemorySegment running_mean, MemorySegment running_var, MemorySegment gamma, long n, long c, float eps, int accumulate) {
+        var mh$ = nf_batchnorm_bwd_eval_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("nf_batchnorm_bwd_eval_f32", dx, dgamma, dbeta, dy, x, running_mean, running_var, gamma, n, c, eps, accumulate);
+            }
+            return (int)mh$.invokeExact(dx, dgamma, dbeta, dy, x, running_mean, running_var, gamma, n, c, eps, accumulate);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class nf_dropout_bwd_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            nnfuse_h.C_INT,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_FLOAT,
+            nnfuse_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("nf_dropout_bwd_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t nf_dropout_bwd_f32(float *dx, const float *dy, int64_t n, uint64_t seed, uint64_t offset, float p, int32_t inverted)
+     * }
+     */
+    public static FunctionDescriptor nf_dropout_bwd_f32$descriptor() {
+        return nf_dropout_bwd_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t nf_dropout_bwd_f32(float *dx, const float *dy, int64_t n, uint64_t seed, uint64_t offset, float p, int32_t inverted)
+     * }
+     */
+    public static MethodHandle nf_dropout_bwd_f32$handle() {
+        return nf_dropout_bwd_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t nf_dropout_bwd_f32(float *dx, const float *dy, int64_t n, uint64_t seed, uint64_t offset, float p, int32_t inverted)
+     * }
+     */
+    public static MemorySegment nf_dropout_bwd_f32$address() {
+        return nf_dropout_bwd_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t nf_dropout_bwd_f32(float *dx, const float *dy, int64_t n, uint64_t seed, uint64_t offset, float p, int32_t inverted)
+     * }
+     */
+    public static int nf_dropout_bwd_f32(MemorySegment dx, MemorySegment dy, long n, long seed, long offset, float p, int inverted) {
+        var mh$ = nf_dropout_bwd_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("nf_dropout_bwd_f32", dx, dy, n, seed, offset, p, inverted);
+            }
+            return (int)mh$.invokeExact(dx, dy, n, seed, offset, p, inverted);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class nf_cross_entropy_bwd_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            nnfuse_h.C_INT,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_FLOAT,
+            nnfuse_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("nf_cross_entropy_bwd_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t nf_cross_entropy_bwd_f32(float *dlogits, const float *dloss, const float *logits, const int64_t *labels, const float *weight, int64_t rows, int64_t classes, int64_t ignore_index, float label_smoothing, int32_t reduction)
+     * }
+     */
+    public static FunctionDescriptor nf_cross_entropy_bwd_f32$descriptor() {
+        return nf_cross_entropy_bwd_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t nf_cross_entropy_bwd_f32(float *dlogits, const float *dloss, const float *logits, const int64_t *labels, const float *weight, int64_t rows, int64_t classes, int64_t ignore_index, float label_smoothing, int32_t reduction)
+     * }
+     */
+    public static MethodHandle nf_cross_entropy_bwd_f32$handle() {
+        return nf_cross_entropy_bwd_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t nf_cross_entropy_bwd_f32(float *dlogits, const float *dloss, const float *logits, const int64_t *labels, const float *weight, int64_t rows, int64_t classes, int64_t ignore_index, float label_smoothing, int32_t reduction)
+     * }
+     */
+    public static MemorySegment nf_cross_entropy_bwd_f32$address() {
+        return nf_cross_entropy_bwd_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t nf_cross_entropy_bwd_f32(float *dlogits, const float *dloss, const float *logits, const int64_t *labels, const float *weight, int64_t rows, int64_t classes, int64_t ignore_index, float label_smoothing, int32_t reduction)
+     * }
+     */
+    public static int nf_cross_entropy_bwd_f32(MemorySegment dlogits, MemorySegment dloss, MemorySegment logits, MemorySegment labels, MemorySegment weight, long rows, long classes, long ignore_index, float label_smoothing, int reduction) {
+        var mh$ = nf_cross_entropy_bwd_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("nf_cross_entropy_bwd_f32", dlogits, dloss, logits, labels, weight, rows, classes, ignore_index, label_smoothing, reduction);
+            }
+            return (int)mh$.invokeExact(dlogits, dloss, logits, labels, weight, rows, classes, ignore_index, label_smoothing, reduction);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class nf_l2_bwd_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            nnfuse_h.C_INT,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_FLOAT,
+            nnfuse_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("nf_l2_bwd_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t nf_l2_bwd_f32(float *grad, const float *x, int64_t n, float lambda, int32_t accumulate)
+     * }
+     */
+    public static FunctionDescriptor nf_l2_bwd_f32$descriptor() {
+        return nf_l2_bwd_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t nf_l2_bwd_f32(float *grad, const float *x, int64_t n, float lambda, int32_t accumulate)
+     * }
+     */
+    public static MethodHandle nf_l2_bwd_f32$handle() {
+        return nf_l2_bwd_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t nf_l2_bwd_f32(float *grad, const float *x, int64_t n, float lambda, int32_t accumulate)
+     * }
+     */
+    public static MemorySegment nf_l2_bwd_f32$address() {
+        return nf_l2_bwd_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t nf_l2_bwd_f32(float *grad, const float *x, int64_t n, float lambda, int32_t accumulate)
+     * }
+     */
+    public static int nf_l2_bwd_f32(MemorySegment grad, MemorySegment x, long n, float lambda, int accumulate) {
+        var mh$ = nf_l2_bwd_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("nf_l2_bwd_f32", grad, x, n, lambda, accumulate);
+            }
+            return (int)mh$.invokeExact(grad, x, n, lambda, accumulate);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class nf_sgd_step_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            nnfuse_h.C_INT,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_FLOAT,
+            nnfuse_h.C_FLOAT,
+            nnfuse_h.C_FLOAT,
+            nnfuse_h.C_FLOAT,
+            nnfuse_h.C_INT,
+            nnfuse_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("nf_sgd_step_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t nf_sgd_step_f32(float *param, float *momentum_buffer, const float *grad, int64_t n, float lr, float momentum, float dampening, float weight_decay, int32_t nesterov, int32_t first_step)
+     * }
+     */
+    public static FunctionDescriptor nf_sgd_step_f32$descriptor() {
+        return nf_sgd_step_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t nf_sgd_step_f32(float *param, float *momentum_buffer, const float *grad, int64_t n, float lr, float momentum, float dampening, float weight_decay, int32_t nesterov, int32_t first_step)
+     * }
+     */
+    public static MethodHandle nf_sgd_step_f32$handle() {
+        return nf_sgd_step_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t nf_sgd_step_f32(float *param, float *momentum_buffer, const float *grad, int64_t n, float lr, float momentum, float dampening, float weight_decay, int32_t nesterov, int32_t first_step)
+     * }
+     */
+    public static MemorySegment nf_sgd_step_f32$address() {
+        return nf_sgd_step_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t nf_sgd_step_f32(float *param, float *momentum_buffer, const float *grad, int64_t n, float lr, float momentum, float dampening, float weight_decay, int32_t nesterov, int32_t first_step)
+     * }
+     */
+    public static int nf_sgd_step_f32(MemorySegment param, MemorySegment momentum_buffer, MemorySegment grad, long n, float lr, float momentum, float dampening, float weight_decay, int nesterov, int first_step) {
+        var mh$ = nf_sgd_step_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("nf_sgd_step_f32", param, momentum_buffer, grad, n, lr, momentum, dampening, weight_decay, nesterov, first_step);
+            }
+            return (int)mh$.invokeExact(param, momentum_buffer, grad, n, lr, momentum, dampening, weight_decay, nesterov, first_step);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
