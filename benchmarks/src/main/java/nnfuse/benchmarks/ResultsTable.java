@@ -99,6 +99,15 @@ public final class ResultsTable {
             rows.add(speedup("Speedup of the seed MLP's forward, batch " + batch + ": fused over unfused modules",
                     "fused", fused, "unfused", find("ModelBenchmark.forwardUnfused", batch)));
         }
+        for (String batch : BATCHES) {
+            Optional<Score> fused = find("ModelBenchmark.trainStepFused", batch);
+            rows.add(speedup("Speedup of one training step of the seed MLP, batch " + batch
+                    + ": native over pure-Java reference", "native", fused, "reference",
+                    find("ModelBenchmark.trainStepReference", batch)));
+            rows.add(speedup("Speedup of one training step of the seed MLP, batch " + batch
+                    + ": fused over unfused modules", "fused", fused, "unfused",
+                    find("ModelBenchmark.trainStepUnfused", batch)));
+        }
         return rows;
     }
 
