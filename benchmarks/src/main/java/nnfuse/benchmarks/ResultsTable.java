@@ -92,21 +92,16 @@ public final class ResultsTable {
                 "< 50 ns", 50));
         rows.add(latency("Seed's first layer at batch 4 (" + layer(SEED_LAYERS.getFirst()) + ", fused)",
                 find("DowncallBenchmark.seedFirstLayer", null), "< 2 us", 2000));
-        for (String batch : BATCHES) {
-            Optional<Score> fused = find("ModelBenchmark.forwardFused", batch);
-            rows.add(speedup("Speedup of the seed MLP's forward, batch " + batch + ": native over pure-Java reference",
-                    "native", fused, "reference", find("ModelBenchmark.forwardReference", batch)));
-            rows.add(speedup("Speedup of the seed MLP's forward, batch " + batch + ": fused over unfused modules",
-                    "fused", fused, "unfused", find("ModelBenchmark.forwardUnfused", batch)));
-        }
-        for (String batch : BATCHES) {
-            Optional<Score> fused = find("ModelBenchmark.trainStepFused", batch);
-            rows.add(speedup("Speedup of one training step of the seed MLP, batch " + batch
-                    + ": native over pure-Java reference", "native", fused, "reference",
-                    find("ModelBenchmark.trainStepReference", batch)));
-            rows.add(speedup("Speedup of one training step of the seed MLP, batch " + batch
-                    + ": fused over unfused modules", "fused", fused, "unfused",
-                    find("ModelBenchmark.trainStepUnfused", batch)));
+        for (String step : List.of("forward", "trainStep")) {
+            String what = step.equals("forward") ? "the seed MLP's forward" : "one training step of the seed MLP";
+            for (String batch : BATCHES) {
+                Optional<Score> fused = find("ModelBenchmark." + step + "Fused", batch);
+                String measure = "Speedup of " + what + ", batch " + batch + ": ";
+                rows.add(speedup(measure + "native over pure-Java reference", "native", fused, "reference",
+                        find("ModelBenchmark." + step + "Reference", batch)));
+                rows.add(speedup(measure + "fused over unfused modules", "fused", fused, "unfused",
+                        find("ModelBenchmark." + step + "Unfused", batch)));
+            }
         }
         return rows;
     }
