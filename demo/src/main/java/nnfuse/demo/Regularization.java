@@ -53,7 +53,7 @@ final class Regularization {
      */
     static void run(PrintStream out, Data data, Experiment.Config config, Progress progress, Path plot, String note)
             throws IOException {
-        out.println("== 5. l2 Regularization ==");
+        out.println("== 5. L2 Regularization ==");
         try (Datasets.Split split = data.generate()) {
             out.printf(Locale.ROOT, "Data: Datasets.synthetic(classes=%d, trainPerClass=%d, testPerClass=%d,"
                     + " features=%d, noise=%s, labelNoise=%s, seed=%d): Gaussian classes around random prototypes;"

@@ -46,7 +46,7 @@ class RegularizationTest {
 
     @Test
     void describesTheDataAndTheTraining() {
-        assertContains(output, "== 5. l2 Regularization ==",
+        assertContains(output, "== 5. L2 Regularization ==",
                 "Datasets.synthetic(classes=4, trainPerClass=20, testPerClass=10, features=52, noise=2.0,"
                         + " labelNoise=0.2, seed=3)",
                 "Models.discussion04(fused=true, seed=1) with 52 inputs and 4 classes",
