@@ -5,16 +5,22 @@ import java.lang.foreign.Linker;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
 import java.util.concurrent.TimeUnit;
+import nnfuse.LayerNormOps;
+import nnfuse.LinearLnReluOps;
+import nnfuse.Tensor;
 import nnfuse.internal.NativeLibrary;
 import nnfuse.internal.bindings.nnfuse_h;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
 import org.openjdk.jmh.annotations.Measurement;
 import org.openjdk.jmh.annotations.Mode;
 import org.openjdk.jmh.annotations.OutputTimeUnit;
 import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 
 /**
@@ -23,6 +29,10 @@ import org.openjdk.jmh.annotations.Warmup;
  * {@link Linker.Option#critical(boolean)}, which skips the thread-state
  * transition. Decides whether critical handles are worth using for short calls:
  * they are not (benchmarks/RESULTS.md), so the bindings keep plain handles.
+ *
+ * <p>Beside them, the smallest call that does work: the worksheet model's first layer at batch 4
+ * ({@code [4, 52] -> [4, 128]}, fused Linear + LayerNorm + ReLU into preallocated outputs), which costs the
+ * Java-side checks, the downcall and the kernel.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
@@ -36,6 +46,35 @@ public class DowncallBenchmark {
             FunctionDescriptor.of(ValueLayout.JAVA_INT),
             Linker.Option.critical(false));
 
+    private static final long BATCH = 4;
+    private static final long IN = 52;
+    private static final long OUT = 128;
+
+    private Tensor x;
+    private Tensor weight;
+    private Tensor bias;
+    private Tensor gamma;
+    private Tensor beta;
+    private Tensor y;
+
+    @Setup(Level.Trial)
+    public void setUp() {
+        Threads.forNnfuse();
+        x = Data.uniform(1, BATCH, IN);
+        weight = Data.uniform(2, OUT, IN);
+        bias = Data.uniform(3, OUT);
+        gamma = Data.uniform(4, OUT);
+        beta = Data.uniform(5, OUT);
+        y = Tensor.zeros(BATCH, OUT);
+    }
+
+    @TearDown(Level.Trial)
+    public void tearDown() {
+        for (Tensor t : new Tensor[] {x, weight, bias, gamma, beta, y}) {
+            t.close();
+        }
+    }
+
     @Benchmark
     public int generatedBinding() {
         return nnfuse_h.nf_noop();
@@ -44,5 +83,10 @@ public class DowncallBenchmark {
     @Benchmark
     public int criticalHandle() throws Throwable {
         return (int) CRITICAL_NOOP.invokeExact();
+    }
+
+    @Benchmark
+    public void seedFirstLayer() {
+        LinearLnReluOps.forward(y, null, null, null, x, weight, bias, gamma, beta, LayerNormOps.DEFAULT_EPS, true);
     }
 }

@@ -1,5 +1,8 @@
 package nnfuse.demo;
 
+import static nnfuse.demo.Matrices.indent;
+import static nnfuse.demo.Matrices.vector;
+
 import java.io.PrintStream;
 import java.util.Arrays;
 import java.util.Locale;
@@ -114,10 +117,6 @@ final class Discussion04 {
         }
     }
 
-    private static String indent(String table) {
-        return table.lines().map(l -> "    " + l + System.lineSeparator()).reduce("", String::concat);
-    }
-
     /** Section 2(a): LayerNorm of a 3x4 matrix with eps = 0. */
     static void layerNorm(PrintStream out) {
         out.println("== 2. Layer Normalization ==");
@@ -193,7 +192,10 @@ final class Discussion04 {
                 : String.format(Locale.ROOT, "%.4f", v);
     }
 
-    /** Section 4: dropout on x = [2, 6, 4, 4, 5, 3, 4, 4] with p = 0.75, plain and corrected. */
+    /**
+     * Section 4: dropout on x = [2, 6, 4, 4, 5, 3, 4, 4] with p = 0.75, plain and
+     * corrected, then (e) Dropout and BatchNorm in training and evaluation mode.
+     */
     static void dropout(PrintStream out) {
         out.println("== 4. Dropout ==");
         float p = 0.75f;
@@ -227,8 +229,8 @@ final class Discussion04 {
                     + " = 8; mean y_corr = %s, near y_orig = 32.%n", seeds, seeds - 1, plain, corrected);
             out.println("    The correction keeps the expected output equal to the eval-time output (no dropout);"
                     + " without it training sees outputs a quarter as large.");
-            out.println();
         }
+        TrainEvalModes.print(out);
     }
 
     /** A running mean with its standard error, printed as {@code mean ± se}. */
@@ -255,15 +257,6 @@ final class Discussion04 {
     private static float dot(Tensor y, Tensor x, Tensor w) {
         LinearOps.forward(y, x, w, null);
         return y.get(0, 0);
-    }
-
-    private static String vector(Tensor t, int decimals) {
-        float[] v = t.toFloatArray();
-        StringBuilder sb = new StringBuilder("[");
-        for (int i = 0; i < v.length; i++) {
-            sb.append(i == 0 ? "" : ", ").append(String.format(Locale.ROOT, "%." + decimals + "f", v[i]));
-        }
-        return sb.append(']').toString();
     }
 
     private static String scalar(float v) {

@@ -58,6 +58,21 @@ final class Matrices {
         }
     }
 
+    /** The elements of a float32 tensor as {@code [a, b, ...]} with {@code decimals} places. */
+    static String vector(Tensor t, int decimals) {
+        float[] v = t.toFloatArray();
+        StringBuilder sb = new StringBuilder("[");
+        for (int i = 0; i < v.length; i++) {
+            sb.append(i == 0 ? "" : ", ").append(String.format(Locale.ROOT, "%." + decimals + "f", v[i]));
+        }
+        return sb.append(']').toString();
+    }
+
+    /** Each line of {@code block} indented by four spaces. */
+    static String indent(String block) {
+        return block.lines().map(l -> "    " + l + System.lineSeparator()).reduce("", String::concat);
+    }
+
     private static String pad(String s, int width) {
         return " ".repeat(width - s.length()) + s;
     }

@@ -48,6 +48,19 @@ class Discussion04Test {
         assertContains("[0, 0, 0, 0, 0, 0, 1, 1]", "y_drop = 8", "y_corr = 32", "y_orig = 32");
     }
 
+    /**
+     * 4(e): the mean of x = [2, 6, 4, 4, 5, 3, 4, 4] is 32 / 8 = 4, which
+     * evaluation-mode dropout keeps exactly; training-mode batch norm gives
+     * every column mean 0 and variance var / (var + eps), 1.00 to two places,
+     * by construction.
+     */
+    @Test
+    void section4eTrainAndEvalModes() {
+        assertContains("four copies of x (mean 4.000)", "evaluation mode (the identity), mean 4.000",
+                "BatchNorm1d(4) after 50 training batches of 32 rows",
+                "column means [0.00, 0.00, 0.00, 0.00], variances [1.00, 1.00, 1.00, 1.00]");
+    }
+
     private static void assertContains(String... fragments) {
         for (String f : fragments) {
             assertTrue(output.contains(f), () -> "demo output lacks '" + f + "':\n" + output);

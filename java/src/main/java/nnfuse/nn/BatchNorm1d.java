@@ -21,6 +21,13 @@ import nnfuse.Tensor;
  * Buffers start as PyTorch's: {@code running_mean} 0, {@code running_var} 1,
  * {@code num_batches_tracked} 0 (int64); {@code weight} 1 and {@code bias} 0.
  *
+ * <p>A forward in training mode keeps a copy of its input and the batch's
+ * per-channel mean and rstd ({@code 1 / sqrt(var + eps)}), what
+ * {@link BatchNormOps#backwardTraining} needs; its backward is that of the batch
+ * statistics (PyTorch's {@code training=True}). A forward in evaluation mode
+ * keeps nothing, so a model is fine-tuned through batch norm in training mode
+ * only.
+ *
  * <p>Not thread-safe (see {@link Module}).
  */
 public final class BatchNorm1d extends Module {
@@ -101,17 +108,38 @@ public final class BatchNorm1d extends Module {
     @Override
     public Tensor forward(Tensor input) {
         checkOpen();
-        if (runningMean == null) {
-            return BatchNormOps.forwardTraining(input, null, null, data(weight), data(bias), eps, 0f);
-        }
         if (!isTraining()) {
-            return BatchNormOps.forwardEval(input, runningMean, runningVar, data(weight), data(bias), eps);
+            releaseSaved();
+            return runningMean == null
+                    ? BatchNormOps.forwardTraining(input, null, null, data(weight), data(bias), eps, 0f)
+                    : BatchNormOps.forwardEval(input, runningMean, runningVar, data(weight), data(bias), eps);
         }
-        long batches = numBatchesTracked.getLong(0) + 1;
-        float m = momentum != null ? momentum : (float) (1.0 / batches);
-        Tensor y = BatchNormOps.forwardTraining(input, runningMean, runningVar, data(weight), data(bias), eps, m);
-        numBatchesTracked.segment().set(ValueLayout.JAVA_LONG, 0, batches);
+        long batches = runningMean == null ? 0 : numBatchesTracked.getLong(0) + 1;
+        float m = runningMean == null ? 0f : momentum != null ? momentum : (float) (1.0 / batches);
+        Tensor y = keeping(s -> {
+            Tensor x = s.keep(copy(input));
+            Tensor mean = s.keep(Tensor.zeros(features));
+            Tensor rstd = s.keep(Tensor.zeros(features));
+            Tensor out = s.output(Tensor.zeros(x.shape()));
+            BatchNormOps.forwardTraining(out, mean, rstd, runningMean, runningVar, x, data(weight), data(bias), eps,
+                    m);
+            return out;
+        });
+        if (runningMean != null) {
+            numBatchesTracked.segment().set(ValueLayout.JAVA_LONG, 0, batches);
+        }
         return y;
+    }
+
+    /** The backward pass through the batch statistics; adds into the gradients of the scale and the shift. */
+    @Override
+    public Tensor backward(Tensor gradOutput) {
+        checkOpen();
+        try (Saved s = takeSaved(gradOutput)) {
+            Tensor x = s.get(0);
+            return filled(x.shape(), dx -> BatchNormOps.backwardTraining(dx, grad(weight), grad(bias), gradOutput, x,
+                    s.get(1), s.get(2), data(weight), true));
+        }
     }
 
     @Override

@@ -15,6 +15,8 @@ import nnfuse.Tensor;
  * {@code seed}. The offset starts at 0 and each training call advances it by
  * the number of elements, so successive calls draw fresh masks and a backward
  * pass can regenerate a mask from {@code (seed, offset)} instead of storing it.
+ * A forward in training mode keeps only that offset (and the shape), no
+ * tensor: {@link DropoutOps#backward} draws the same mask again.
  *
  * <p>Not thread-safe (see {@link Module}).
  */
@@ -23,6 +25,7 @@ public final class Dropout extends Module {
     private final boolean inverted;
     private final long seed;
     private long offset;
+    private long keptOffset;
 
     /** PyTorch's default: p = 0.5, inverted. */
     public Dropout(long seed) {
@@ -48,11 +51,21 @@ public final class Dropout extends Module {
     public Tensor forward(Tensor input) {
         checkOpen();
         if (!isTraining()) {
+            releaseSaved();
             return copy(input);
         }
-        Tensor y = DropoutOps.forward(input, p, inverted, seed, offset);
+        Tensor y = keeping(s -> DropoutOps.forward(input, p, inverted, seed, offset));
+        keptOffset = offset;
         offset += input.numel();
         return y;
+    }
+
+    /** The forward's mask, drawn again from the seed and the offset of the last forward, applied to gradOutput. */
+    @Override
+    public Tensor backward(Tensor gradOutput) {
+        checkOpen();
+        takeSaved(gradOutput).close();
+        return DropoutOps.backward(gradOutput, p, inverted, seed, keptOffset);
     }
 
     @Override
@@ -60,10 +73,14 @@ public final class Dropout extends Module {
         return "p=" + p + ", inverted=" + py(inverted);
     }
 
-    /** Keeps nothing: the mask is regenerated from the seed and offset. */
+    /**
+     * Keeps nothing: the mask is regenerated from the seed and offset. The
+     * stored-mask figure is one byte per element, the bool mask PyTorch's
+     * {@code native_dropout} keeps for its backward.
+     */
     @Override
     long[] summarize(String name, long[] in, List<Summary.Row> rows) {
-        rows.add(row(name, in, numel(in), 0, 0));
+        rows.add(row(name, in, numel(in), 0, numel(in)));
         return in.clone();
     }
 }

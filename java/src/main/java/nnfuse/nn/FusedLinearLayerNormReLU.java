@@ -20,6 +20,13 @@ import nnfuse.Tensor;
  * therefore loads unchanged. The Linear is initialized exactly as
  * {@link Linear} with the same seed, the LayerNorm as {@link LayerNorm}.
  *
+ * <p>In training mode a forward keeps a copy of its input and what
+ * {@link LinearLnReluOps#savedBytes} counts: the product {@code h} before
+ * normalization and each row's mean and rstd, from which
+ * {@link LinearLnReluOps#backward} recomputes the normalized and rectified
+ * activations. Its backward adds into the gradients of the Linear's and the
+ * LayerNorm's parameters.
+ *
  * <p>Not thread-safe (see {@link Module}).
  */
 public final class FusedLinearLayerNormReLU extends Module {
@@ -72,8 +79,40 @@ public final class FusedLinearLayerNormReLU extends Module {
     @Override
     public Tensor forward(Tensor input) {
         checkOpen();
-        return LinearLnReluOps.forward(input, linear.weight().data(), linear.bias().data(),
-                layerNorm.weight().data(), layerNorm.bias().data(), eps, relu);
+        if (!isTraining()) {
+            releaseSaved();
+            return LinearLnReluOps.forward(input, linear.weight().data(), linear.bias().data(),
+                    layerNorm.weight().data(), layerNorm.bias().data(), eps, relu);
+        }
+        return keeping(s -> {
+            Tensor x = s.keep(copy(input));
+            long[] outShape = x.shape();
+            outShape[outShape.length - 1] = linear.weight().shape()[0];
+            long rows = x.numel() / x.size(-1);
+            Tensor h = s.keep(Tensor.zeros(outShape));
+            Tensor mean = s.keep(Tensor.zeros(rows));
+            Tensor rstd = s.keep(Tensor.zeros(rows));
+            Tensor y = s.output(Tensor.zeros(outShape));
+            LinearLnReluOps.forward(y, h, mean, rstd, x, linear.weight().data(), linear.bias().data(),
+                    layerNorm.weight().data(), layerNorm.bias().data(), eps, relu);
+            return y;
+        });
+    }
+
+    /** The block's backward pass in one native call. */
+    @Override
+    public Tensor backward(Tensor gradOutput) {
+        checkOpen();
+        try (Saved s = takeSaved(gradOutput)) {
+            Tensor x = s.get(0);
+            Parameter w = linear.weight();
+            Parameter b = linear.bias();
+            Parameter gamma = layerNorm.weight();
+            Parameter beta = layerNorm.bias();
+            return filled(x.shape(), dx -> LinearLnReluOps.backward(dx, w.grad(), b.grad(), gamma.grad(),
+                    beta.grad(), gradOutput, x, w.data(), s.get(1), s.get(2), s.get(3), gamma.data(), beta.data(),
+                    relu, true));
+        }
     }
 
     @Override

@@ -10,6 +10,10 @@ import nnfuse.Tensor;
  * {@link LayerNormOps}. The scale {@code weight} starts at 1 and the shift
  * {@code bias} at 0, as in PyTorch.
  *
+ * <p>In training mode a forward keeps a copy of its input and each row's mean
+ * and rstd ({@code 1 / sqrt(var + eps)}), what {@link LayerNormOps#backward}
+ * needs.
+ *
  * <p>Not thread-safe (see {@link Module}).
  */
 public final class LayerNorm extends Module {
@@ -54,7 +58,30 @@ public final class LayerNorm extends Module {
     @Override
     public Tensor forward(Tensor input) {
         checkOpen();
-        return LayerNormOps.forward(input, data(weight), data(bias), eps);
+        if (!isTraining()) {
+            releaseSaved();
+            return LayerNormOps.forward(input, data(weight), data(bias), eps);
+        }
+        return keeping(s -> {
+            Tensor x = s.keep(copy(input));
+            long rows = x.numel() / x.size(-1);
+            Tensor mean = s.keep(Tensor.zeros(rows));
+            Tensor rstd = s.keep(Tensor.zeros(rows));
+            Tensor y = s.output(Tensor.zeros(x.shape()));
+            LayerNormOps.forward(y, mean, rstd, x, data(weight), data(bias), eps);
+            return y;
+        });
+    }
+
+    /** The LayerNorm backward pass; adds into the gradients of the scale and the shift. */
+    @Override
+    public Tensor backward(Tensor gradOutput) {
+        checkOpen();
+        try (Saved s = takeSaved(gradOutput)) {
+            Tensor x = s.get(0);
+            return filled(x.shape(), dx -> LayerNormOps.backward(dx, grad(weight), grad(bias), gradOutput, x,
+                    s.get(1), s.get(2), data(weight), true));
+        }
     }
 
     @Override

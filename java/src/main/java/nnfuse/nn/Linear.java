@@ -18,6 +18,9 @@ import nnfuse.random.Philox4x32;
  * bias element {@code i} likewise from stream {@code seed + 1}. Values lie in
  * {@code (-k, k]}.
  *
+ * <p>In training mode a forward keeps a copy of its input, from which the
+ * backward pass forms the weight gradient ({@link LinearOps#backward}).
+ *
  * <p>Not thread-safe (see {@link Module}).
  */
 public final class Linear extends Module {
@@ -58,7 +61,22 @@ public final class Linear extends Module {
     @Override
     public Tensor forward(Tensor input) {
         checkOpen();
-        return LinearOps.forward(input, weight.data(), data(bias));
+        if (!isTraining()) {
+            releaseSaved();
+            return LinearOps.forward(input, weight.data(), data(bias));
+        }
+        return keeping(s -> LinearOps.forward(s.keep(copy(input)), weight.data(), data(bias)));
+    }
+
+    /** {@code dx = dy W}; adds {@code dy^T x} to the weight's gradient and the column sums of dy to the bias's. */
+    @Override
+    public Tensor backward(Tensor gradOutput) {
+        checkOpen();
+        try (Saved s = takeSaved(gradOutput)) {
+            Tensor x = s.get(0);
+            return filled(x.shape(), dx -> LinearOps.backward(dx, weight.grad(), grad(bias), gradOutput, x,
+                    weight.data(), true));
+        }
     }
 
     @Override

@@ -6,11 +6,15 @@ import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.SequencedMap;
+import java.util.function.BiConsumer;
+import java.util.function.Consumer;
+import java.util.function.Function;
 import java.util.stream.Collectors;
 import nnfuse.DType;
 import nnfuse.Tensor;
@@ -23,18 +27,34 @@ import nnfuse.internal.Npy;
  * state-dict names, so a PyTorch {@code state_dict()} of the same
  * architecture loads unchanged.
  *
- * <p>A module owns its parameters and buffers; {@link #close()} frees them
- * (and closes the children), after which {@code forward}, {@code train},
- * {@code eval}, the parameter and state accessors, {@code save}, {@code load}
- * and {@code summary} throw {@link IllegalStateException}. Tensors returned
- * by {@link #forward} belong to the caller; tensors returned by
- * {@link #stateDict()} and {@link Parameter#data()} belong to the module.
+ * <p>Training without an autograd: {@link #backward} takes the gradient of a
+ * loss with respect to the output of the last {@link #forward} and returns the
+ * gradient with respect to its input, adding the parameter gradients into
+ * {@link Parameter#grad()} (they sum over backward passes until
+ * {@link #zeroGrad()}, as PyTorch's {@code .grad}). A forward in training mode
+ * keeps exactly what the backward needs, as {@link Summary} accounts it, in
+ * tensors of the module's own; they are freed by the backward, by the next
+ * forward or by {@link #close()}. A forward in evaluation mode keeps nothing.
+ * Forward and backward are usable alone, e.g. by a JVM framework that brings
+ * its own autograd and calls a module as one node of its graph; the
+ * optimizer ({@link SGD}), the loss ({@link CrossEntropyLoss}), the penalty
+ * ({@link L2Penalty}) and the loop ({@link Trainer}) are separate pieces.
+ *
+ * <p>A module owns its parameters, their gradients, its buffers and its kept
+ * state; {@link #close()} frees them (and closes the children), after which
+ * {@code forward}, {@code backward}, {@code train}, {@code eval},
+ * {@code zeroGrad}, the parameter and state accessors, {@code save},
+ * {@code load} and {@code summary} throw {@link IllegalStateException}.
+ * Tensors returned by {@link #forward} and {@link #backward} belong to the
+ * caller; tensors returned by {@link #stateDict()}, {@link Parameter#data()}
+ * and {@link Parameter#grad()} belong to the module.
  *
  * <p>A new module is in training mode, as in PyTorch.
  *
  * <p>Thread-safety: not thread-safe. A module changes state as it runs
- * (dropout offsets, batch-norm running statistics), so one module must not be
- * used from several threads at once; distinct modules are independent.
+ * (kept tensors, gradients, dropout offsets, batch-norm running statistics),
+ * so one module must not be used from several threads at once; distinct
+ * modules are independent.
  */
 public abstract class Module implements AutoCloseable {
     /** Bytes of a float32 element. */
@@ -50,6 +70,7 @@ public abstract class Module implements AutoCloseable {
     private final Map<String, Entry> buffers = new LinkedHashMap<>();
     private boolean training = true;
     private boolean closed;
+    private Saved saved;
 
     /** Only the modules of this package extend it (package-private hooks below). */
     Module() {}
@@ -60,6 +81,43 @@ public abstract class Module implements AutoCloseable {
      * module may update its state (see the subclasses).
      */
     public abstract Tensor forward(Tensor input);
+
+    /**
+     * The backward pass of the last {@link #forward}: returns the gradient of
+     * the loss with respect to that forward's input, a new tensor of the
+     * input's shape that the caller owns, and adds the gradients with respect
+     * to the parameters into their {@link Parameter#grad()}. It then frees what
+     * the forward kept, so each training forward allows one backward (PyTorch
+     * frees its graph the same way unless told to retain it).
+     *
+     * @param gradOutput the gradient with respect to the forward's output:
+     *     float32, of the output's shape; not modified
+     * @throws IllegalStateException when no training-mode forward precedes it
+     *     (none yet, the last ran in evaluation mode, or a backward already
+     *     consumed it), when {@code gradOutput} is closed, or after
+     *     {@link #close()}
+     * @throws IllegalArgumentException when {@code gradOutput} is null, not
+     *     float32, or not of the output's shape
+     */
+    public abstract Tensor backward(Tensor gradOutput);
+
+    /**
+     * The bytes this module and its children hold now for the backward pass:
+     * after a training-mode forward, what {@link #summary} reports as kept
+     * bytes for that input; 0 after an evaluation-mode forward, after the
+     * backward and after {@link #close()}.
+     */
+    public long keptBytes() {
+        return keptTensors().stream().mapToLong(t -> t.numel() * t.dtype().byteSize()).sum();
+    }
+
+    /**
+     * Zeroes the gradients of all parameters, recursively: PyTorch's
+     * {@code zero_grad(set_to_none=False)}. Gradients not allocated yet stay so.
+     */
+    public void zeroGrad() {
+        parameters().forEach(Parameter::zeroGrad);
+    }
 
     /** Puts this module and all its children in training mode; returns this module. */
     public Module train() {
@@ -216,15 +274,16 @@ public abstract class Module implements AutoCloseable {
         return new Summary(batch, rows);
     }
 
-    /** Frees the parameters and buffers and closes the children. Idempotent. */
+    /** Frees the parameters, their gradients, the buffers and the kept state, and closes the children. Idempotent. */
     @Override
     public void close() {
         if (closed) {
             return;
         }
         closed = true;
+        releaseSaved();
         children().forEach(Module::close);
-        parameters.values().forEach(p -> p.data().close());
+        parameters.values().forEach(Parameter::free);
         buffers.values().forEach(b -> b.tensor().close());
     }
 
@@ -264,6 +323,123 @@ public abstract class Module implements AutoCloseable {
      */
     List<Module> parts() {
         return List.of(this);
+    }
+
+    /** The tensors held for the backward pass now: this module's, then its children's. */
+    final List<Tensor> keptTensors() {
+        List<Tensor> all = new ArrayList<>(saved == null ? List.of() : saved.kept);
+        children().forEach(c -> all.addAll(c.keptTensors()));
+        return all;
+    }
+
+    /**
+     * Frees what the last training-mode forward kept; every forward calls it
+     * first, so a module holds the state of one forward at most.
+     */
+    final void releaseSaved() {
+        if (saved != null) {
+            saved.close();
+            saved = null;
+        }
+    }
+
+    /**
+     * Runs a training-mode forward: {@code body} computes the output, keeping
+     * the tensors the backward needs in the {@link Saved} it is given. On
+     * success they become this module's kept state; if {@code body} throws,
+     * they are freed, with the output registered by {@link Saved#output}.
+     */
+    final Tensor keeping(Function<Saved, Tensor> body) {
+        releaseSaved();
+        Saved s = new Saved();
+        try {
+            Tensor y = body.apply(s);
+            s.outputShape = y.shape();
+            s.output = null;
+            saved = s;
+            return y;
+        } catch (RuntimeException e) {
+            s.close();
+            throw e;
+        }
+    }
+
+    /**
+     * Hands the kept state over to a backward pass, which must close it, after
+     * checking {@code gradOutput} against the kept output shape; the module
+     * keeps nothing afterwards.
+     */
+    final Saved takeSaved(Tensor gradOutput) {
+        checkOpen();
+        requireSaved();
+        checkGradOutput(gradOutput, saved.outputShape);
+        Saved s = saved;
+        saved = null;
+        return s;
+    }
+
+    /**
+     * Throws the {@link IllegalStateException} of {@link #backward} unless a
+     * training-mode forward kept its state and no backward used it yet.
+     * Containers ask every child.
+     */
+    void requireSaved() {
+        if (saved == null) {
+            throw new IllegalStateException(this + ": backward needs the state kept by a preceding forward in "
+                    + "training mode, and there is none (no forward yet, the last forward ran in eval mode, or a "
+                    + "backward already used it)");
+        }
+    }
+
+    /** Throws unless {@code gradOutput} is an open float32 tensor of shape {@code outputShape}. */
+    final void checkGradOutput(Tensor gradOutput, long[] outputShape) {
+        if (gradOutput == null) {
+            throw new IllegalArgumentException(this + ": gradOutput must not be null");
+        }
+        if (gradOutput.isClosed()) {
+            throw new IllegalStateException(this + ": gradOutput (" + gradOutput.describe() + ") is closed");
+        }
+        if (gradOutput.dtype() != DType.FLOAT32 || !Arrays.equals(gradOutput.shape(), outputShape)) {
+            throw new IllegalArgumentException(this + ": gradOutput must be float32 of the forward output's shape "
+                    + Arrays.toString(outputShape) + ", got " + gradOutput.describe());
+        }
+    }
+
+    /**
+     * The tensors a training-mode forward keeps for its backward pass, owned by
+     * the module; {@link #close()} frees them. A forward adds them with
+     * {@link #keep} and registers a separately allocated output with
+     * {@link #output} so that a failure frees it too.
+     */
+    static final class Saved implements AutoCloseable {
+        private final List<Tensor> kept = new ArrayList<>();
+        private Tensor output;
+        private long[] outputShape;
+
+        /** Keeps {@code t} (taking ownership) and returns it. */
+        Tensor keep(Tensor t) {
+            kept.add(t);
+            return t;
+        }
+
+        /** Registers the forward's output, freed only if the forward fails; returns it. */
+        Tensor output(Tensor y) {
+            output = y;
+            return y;
+        }
+
+        /** The {@code i}-th kept tensor, in the order of {@link #keep}. */
+        Tensor get(int i) {
+            return kept.get(i);
+        }
+
+        @Override
+        public void close() {
+            kept.forEach(Tensor::close);
+            if (output != null) {
+                output.close();
+            }
+        }
     }
 
     /** Allocates and registers a float32 parameter filled with {@code value}. */
@@ -340,6 +516,23 @@ public abstract class Module implements AutoCloseable {
         return p == null ? null : p.data();
     }
 
+    /** The gradient of an optional parameter, or null. */
+    static Tensor grad(Parameter p) {
+        return p == null ? null : p.grad();
+    }
+
+    /** A new float32 tensor of {@code shape} that {@code writer} fills; freed if the writer throws. */
+    static Tensor filled(long[] shape, Consumer<Tensor> writer) {
+        Tensor t = Tensor.zeros(shape);
+        try {
+            writer.accept(t);
+        } catch (RuntimeException e) {
+            t.close();
+            throw e;
+        }
+        return t;
+    }
+
     static long numel(long[] shape) {
         return Arrays.stream(shape).reduce(1, Math::multiplyExact);
     }
@@ -363,14 +556,30 @@ public abstract class Module implements AutoCloseable {
     }
 
     private void addState(String prefix, Map<String, Entry> out) {
-        parameters.forEach((name, p) -> out.put(prefix + name, new Entry(p.data(), p, false)));
-        buffers.forEach((name, b) -> out.put(prefix + name, b));
+        forEachModule(prefix, (path, m) -> {
+            m.parameters.forEach((name, p) -> out.put(path + name, new Entry(p.data(), p, false)));
+            m.buffers.forEach((name, b) -> out.put(path + name, b));
+        });
+    }
+
+    /**
+     * Calls {@code action} on this module and every descendant, parents first,
+     * with the state-dict prefix of each (e.g. {@code "3."}); a fused block is
+     * visited as the modules it stands for.
+     */
+    final void forEachModule(String prefix, BiConsumer<String, Module> action) {
+        action.accept(prefix, this);
         int index = 0;
         for (Module child : children()) {
             for (Module part : child.parts()) {
-                part.addState(prefix + index++ + ".", out);
+                part.forEachModule(prefix + index++ + ".", action);
             }
         }
+    }
+
+    /** This module's own parameters (not its children's) under their local names, e.g. {@code "weight"}. */
+    final Map<String, Parameter> ownParameters() {
+        return Collections.unmodifiableMap(parameters);
     }
 
     private static Optional<String> mismatch(String key, Tensor given, Tensor target) {

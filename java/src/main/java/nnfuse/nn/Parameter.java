@@ -4,17 +4,20 @@ import java.util.Arrays;
 import nnfuse.Tensor;
 
 /**
- * A trainable tensor of a {@link Module}, as PyTorch's {@code nn.Parameter}.
- * It has no name of its own: the module that owns it names it, and
+ * A trainable tensor of a {@link Module}, as PyTorch's {@code nn.Parameter}:
+ * its values and the gradient that backward passes accumulate into. It has no
+ * name of its own: the module that owns it names it, and
  * {@link Module#namedParameters()} reports it under PyTorch's state-dict key
  * (e.g. {@code "0.weight"}).
  *
- * <p>The owning module allocates the tensor and frees it in
- * {@link Module#close()}; callers may read and overwrite its elements but must
- * not close it. Thread-safety: that of the owning module (not thread-safe).
+ * <p>The owning module allocates the values, and frees them and the gradient
+ * in {@link Module#close()}; callers may read and overwrite the elements of
+ * both but must not close them. Thread-safety: that of the owning module (not
+ * thread-safe).
  */
 public final class Parameter {
     private final Tensor data;
+    private Tensor grad;
 
     Parameter(Tensor data) {
         this.data = data;
@@ -23,6 +26,43 @@ public final class Parameter {
     /** The values: the module's own tensor, not a copy. */
     public Tensor data() {
         return data;
+    }
+
+    /**
+     * The gradient, PyTorch's {@code .grad}: a float32 tensor of the
+     * parameter's shape that {@link Module#backward} adds into, so gradients
+     * of successive backward passes sum until {@link #zeroGrad()}. It is
+     * allocated, as zeros, at the first call (a module used only for
+     * inference never allocates one) and is the same tensor afterwards. An
+     * optimizer or an outside autograd reads it; a caller may also write it.
+     *
+     * @throws IllegalStateException after the owning module was closed
+     */
+    public Tensor grad() {
+        checkOpen();
+        if (grad == null) {
+            grad = Tensor.zeros(data.shape());
+        }
+        return grad;
+    }
+
+    /** Whether {@link #grad()} was allocated, i.e. whether a backward pass (or a caller) reached this parameter. */
+    public boolean hasGrad() {
+        return grad != null;
+    }
+
+    /**
+     * Sets the gradient to zeros, keeping the tensor: PyTorch's
+     * {@code zero_grad(set_to_none=False)}. Does nothing before the gradient
+     * exists.
+     *
+     * @throws IllegalStateException after the owning module was closed
+     */
+    public void zeroGrad() {
+        checkOpen();
+        if (grad != null) {
+            grad.fill(0f);
+        }
     }
 
     /** The shape (a copy). */
@@ -38,5 +78,19 @@ public final class Parameter {
     @Override
     public String toString() {
         return "Parameter" + Arrays.toString(data.shape());
+    }
+
+    /** Frees the values and the gradient; the owning module's {@link Module#close()} calls it. */
+    void free() {
+        data.close();
+        if (grad != null) {
+            grad.close();
+        }
+    }
+
+    private void checkOpen() {
+        if (data.isClosed()) {
+            throw new IllegalStateException(this + " belongs to a closed module");
+        }
     }
 }

@@ -6,7 +6,9 @@ import nnfuse.Tensor;
 
 /**
  * {@code max(x, 0)} element-wise, as PyTorch's {@code nn.ReLU()}; no
- * parameters. Not thread-safe (see {@link Module}).
+ * parameters. In training mode a forward keeps a copy of its output, whose
+ * sign masks the gradient ({@link ReluOps#backward}). Not thread-safe (see
+ * {@link Module}).
  */
 public final class ReLU extends Module {
     /** A ReLU. */
@@ -16,7 +18,24 @@ public final class ReLU extends Module {
     @Override
     public Tensor forward(Tensor input) {
         checkOpen();
-        return ReluOps.forward(input);
+        if (!isTraining()) {
+            releaseSaved();
+            return ReluOps.forward(input);
+        }
+        return keeping(s -> {
+            Tensor y = s.output(ReluOps.forward(input));
+            s.keep(copy(y));
+            return y;
+        });
+    }
+
+    /** {@code gradOutput} where the forward's output is positive, 0 elsewhere. */
+    @Override
+    public Tensor backward(Tensor gradOutput) {
+        checkOpen();
+        try (Saved s = takeSaved(gradOutput)) {
+            return ReluOps.backward(gradOutput, s.get(0));
+        }
     }
 
     /** Keeps its output, whose sign gives the gradient mask (PyTorch's threshold_backward reads the result). */

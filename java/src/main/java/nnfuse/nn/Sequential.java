@@ -10,8 +10,9 @@ import nnfuse.Tensor;
  * module one; state-dict keys are {@code "<index>.<name>"}.
  *
  * <p>The container owns its children: {@link #close()} closes them, and
- * {@link #train()} and {@link #eval()} reach them. Not thread-safe (see
- * {@link Module}).
+ * {@link #train()}, {@link #eval()} and {@link #zeroGrad()} reach them. It
+ * keeps nothing of its own for the backward pass: each child keeps its own
+ * state. Not thread-safe (see {@link Module}).
  */
 public final class Sequential extends Module {
     private final List<Module> modules;
@@ -64,6 +65,39 @@ public final class Sequential extends Module {
         return current;
     }
 
+    /**
+     * Runs the children's backward passes in reverse order, each on the
+     * gradient the next one returned, freeing each intermediate gradient;
+     * returns the gradient with respect to the input of the first child (with
+     * no children, a copy of {@code gradOutput}). Every child must hold the
+     * state of a training-mode forward, which is checked before any gradient
+     * is accumulated.
+     */
+    @Override
+    public Tensor backward(Tensor gradOutput) {
+        checkOpen();
+        requireSaved();
+        if (modules.isEmpty()) {
+            return copy(gradOutput);
+        }
+        Tensor current = null;
+        try {
+            for (Module m : modules.reversed()) {
+                Tensor next = m.backward(current == null ? gradOutput : current);
+                if (current != null) {
+                    current.close();
+                }
+                current = next;
+            }
+        } catch (RuntimeException e) {
+            if (current != null) {
+                current.close();
+            }
+            throw e;
+        }
+        return current;
+    }
+
     /** PyTorch's multi-line repr: one {@code (index): module} line per child. */
     @Override
     public String toString() {
@@ -88,6 +122,12 @@ public final class Sequential extends Module {
     @Override
     List<Module> children() {
         return modules;
+    }
+
+    /** Throws for the first child that cannot run its backward pass. */
+    @Override
+    void requireSaved() {
+        modules.forEach(Module::requireSaved);
     }
 
     /** One row per child (nested containers contribute their rows, named {@code "<index>.<inner>"}). */

@@ -11,13 +11,17 @@ import java.util.function.ToLongFunction;
  * <p>Activation elements count the output of every layer PyTorch would run,
  * as the worksheet's section 1(c) counts Z: a fused Linear + LayerNorm + ReLU
  * block counts its three outputs, {@code 3 * batch * out}, although it
- * materializes fewer. Kept bytes are what each layer retains in training mode
- * for its backward pass: Linear its input; LayerNorm its input and per-row mean
- * and rstd; ReLU its output; BatchNorm1d its input and per-channel mean and
- * rstd; Dropout nothing (its mask is regenerated from the seed and offset);
- * the fused block its input plus {@link nnfuse.LinearLnReluOps#savedBytes}.
- * Unfused kept bytes are what the same layers keep when each fused block is
- * replaced by its separate Linear, LayerNorm and ReLU modules.
+ * materializes fewer. Kept bytes are what each layer retains after a forward
+ * in training mode for its {@link Module#backward} (the modules hold exactly
+ * this, {@link Module#keptBytes()}, and nothing after a forward in evaluation
+ * mode): Linear its input; LayerNorm its input and per-row mean and rstd; ReLU
+ * its output; BatchNorm1d its input and per-channel mean and rstd; Dropout
+ * nothing (its mask is regenerated from the seed and offset); the fused block
+ * its input plus {@link nnfuse.LinearLnReluOps#savedBytes}. Unfused kept bytes
+ * are what the same layers keep run the usual way: each fused block replaced
+ * by its separate Linear, LayerNorm and ReLU modules, and each Dropout storing
+ * its mask, one byte per element (the bool mask of PyTorch's
+ * {@code native_dropout}); the difference is what nnfuse saves.
  *
  * <p>Immutable and thread-safe.
  *
@@ -36,7 +40,8 @@ public record Summary(long batch, List<Row> rows) {
      * @param parameters         its parameter elements
      * @param activationElements the activation elements it produces, counted as the worksheet counts them
      * @param savedBytes         the bytes it keeps for the backward pass
-     * @param unfusedSavedBytes  the bytes kept when a fused block runs as separate modules (else {@code savedBytes})
+     * @param unfusedSavedBytes  the bytes kept run the usual way: a fused block as separate modules, a Dropout
+     *                           with a stored one-byte mask (else {@code savedBytes})
      */
     public record Row(String name, String type, List<Long> outputShape, long parameters, long activationElements,
             long savedBytes, long unfusedSavedBytes) {
@@ -66,7 +71,7 @@ public record Summary(long batch, List<Row> rows) {
         return total(Row::savedBytes);
     }
 
-    /** Total bytes the equivalent unfused layers would keep. */
+    /** Total bytes the layers would keep run the usual way (unfused, dropout masks stored). */
     public long unfusedSavedBytes() {
         return total(Row::unfusedSavedBytes);
     }

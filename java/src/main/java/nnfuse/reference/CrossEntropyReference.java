@@ -76,6 +76,14 @@ public final class CrossEntropyReference {
     public static double[] backward(float[] dloss, float[] logits, long[] labels, float[] weight, int rows,
             int classes, Reduction reduction, long ignoreIndex, double labelSmoothing) {
         ReferenceChecks.requireLength("logits", logits, (long) rows * classes);
+        return backward(dloss, ReferenceChecks.widen(logits), labels, weight, rows, classes, reduction, ignoreIndex,
+                labelSmoothing);
+    }
+
+    /** The same on double logits, for references that compute the logits in double (a model's training step). */
+    public static double[] backward(float[] dloss, double[] logits, long[] labels, float[] weight, int rows,
+            int classes, Reduction reduction, long ignoreIndex, double labelSmoothing) {
+        ReferenceChecks.requireLength("logits", logits, (long) rows * classes);
         checkLabels(labels, weight, rows, classes, ignoreIndex);
         ReferenceChecks.requireLength("dloss", dloss, reduction == Reduction.NONE ? rows : 1);
         double[] p = SoftmaxReference.softmax(logits, rows, classes);

@@ -82,7 +82,10 @@ class SummaryTest {
         }
     }
 
-    /** BatchNorm1d keeps its input and 2 C statistics; Dropout keeps nothing; ReLU its output. */
+    /**
+     * BatchNorm1d keeps its input and 2 C statistics; Dropout keeps nothing,
+     * where a stored mask would take a byte per element; ReLU its output.
+     */
     @Test
     void batchNormAndDropoutRows() {
         try (Sequential model = new Sequential(new Linear(3, 8, true, 1), new BatchNorm1d(8), new Dropout(2),
@@ -90,6 +93,8 @@ class SummaryTest {
             Summary s = model.summary(5);
             assertEquals(List.of(5 * 3 * 4L, (5 * 8 + 2 * 8) * 4L, 0L, 5 * 8 * 4L),
                     s.rows().stream().map(Summary.Row::savedBytes).toList());
+            assertEquals(List.of(5 * 3 * 4L, (5 * 8 + 2 * 8) * 4L, 5 * 8L, 5 * 8 * 4L),
+                    s.rows().stream().map(Summary.Row::unfusedSavedBytes).toList());
             assertEquals(4 * 5 * 8, s.activationElements());
             assertEquals(3 * 8 + 8 + 2 * 8, s.parameters());
             assertEquals(List.of("Linear", "BatchNorm1d", "Dropout", "ReLU"),

@@ -1,8 +1,10 @@
 package nnfuse.nn;
 
 import static nnfuse.nn.Fixtures.toDoubles;
+import static nnfuse.testing.Messages.assertMessage;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
@@ -116,5 +118,27 @@ class WorksheetModelTest {
                     "Sequential(\n  (0-2): FusedLinearLayerNormReLU(in_features=52, out_features=128"), repr);
             assertTrue(repr.contains("\n  (9): Linear(in_features=20, out_features=1000, bias=True)\n)"), repr);
         }
+    }
+
+    /** Other widths keep the hidden blocks and the seeds: the hidden layers start from the same weights. */
+    @ParameterizedTest(name = "fused={0}")
+    @ValueSource(booleans = {true, false})
+    void otherWidthsKeepTheHiddenBlocks(boolean fused) {
+        try (Sequential model = Models.discussion04(fused, 5, 7, 3);
+                Sequential worksheet = Models.discussion04(fused, 5)) {
+            Map<String, Tensor> state = model.stateDict();
+            assertEquals(KEYS, List.copyOf(state.keySet()));
+            assertArrayEquals(new long[] {128, 7}, state.get("0.weight").shape());
+            assertArrayEquals(new long[] {3, 20}, state.get("9.weight").shape());
+            assertArrayEquals(new long[] {3}, state.get("9.bias").shape());
+            assertEquals(7 * 128 + 128 + 2 * 128 + 128 * 256 + 256 + 2 * 256 + 256 * 20 + 20 + 2 * 20 + 20 * 3 + 3,
+                    model.parameterCount());
+            Tolerance.assertBitIdentical("second Linear, same seed", worksheet.stateDict().get("3.weight")
+                    .toFloatArray(), state.get("3.weight").toFloatArray());
+        }
+        assertMessage(assertThrows(IllegalArgumentException.class, () -> Models.discussion04(fused, 5, 0, 3)),
+                "inFeatures must be >= 1, got 0");
+        assertMessage(assertThrows(IllegalArgumentException.class, () -> Models.discussion04(fused, 5, 7, 0)),
+                "classes must be >= 1, got 0");
     }
 }
