@@ -28,23 +28,20 @@
 #endif
 
 /*
- * Cache blocks, sized for a core with 32 KiB of L1 and 512 KiB of L2 (AMD
- * Zen 2, the machine this was tuned on; BLIS uses the same KC there):
- *  - KC terms per block of k: one panel's slice, KC x 16 floats (16 KiB),
- *    stays in L1 while it meets every micro-panel of the block of a;
+ * Cache blocks, measured on a core with 32 KiB of L1 and 512 KiB of L2 (AMD
+ * Zen 3):
+ *  - KC terms per block of k: a kernel's slice of a panel, KC x 16 floats
+ *    (32 KiB), read from L1 and L2 while it meets every micro-panel of the
+ *    block of a. Longer blocks mean fewer passes that store partial sums to c
+ *    and load them again, which cost more than the L2 reads (256 gave 10 %
+ *    less at 4096 x 1024 -> 1024);
  *  - MC rows per block of a, MC x KC floats (96 KiB), which stays in L2
  *    while every panel of b meets it; a multiple of every level's MR;
  *  - NC columns at most per tile of c, the unit the threads share.
  */
-#ifndef KC
 #define KC 512
-#endif
-#ifndef MC
 #define MC 48
-#endif
-#ifndef NC
 #define NC 4096
-#endif
 
 /* Columns per tile of a product that accumulates, whose partial sums wait in a buffer of MC x NC_PARTIAL floats. */
 #define NC_PARTIAL 256
@@ -86,10 +83,20 @@ typedef void tile_fn(const float *a, const float *b, int64_t panel_stride, int64
 /* Packs panel columns [0, n) of the weight w (row j at w + j * inner), n <= 16, into dst (nf_gemm_pack_weight_f32). */
 typedef void pack_panel_fn(float *dst, const float *w, int64_t inner, int64_t n);
 
+/*
+ * c = a w^T + bias for rows <= SMALL_ROWS and inner <= KC, reading the weight
+ * w[cols, inner] as stored; at is scratch for SMALL_ROWS * inner floats.
+ */
+#define SMALL_ROWS 8
+
+typedef void small_fn(float *c, const float *a, const float *w, const float *bias, int64_t rows, int64_t inner,
+                      int64_t cols, float *at);
+
 typedef struct {
     int mr, nr;
     tile_fn *tile;
     pack_panel_fn *pack_weight_panel;
+    small_fn *small; /* NULL where the level has none */
 } micro_kernel;
 
 /* The starting sums of an edge tile into buf (row stride ldb, zero elsewhere), for kernels that stage edges. */
@@ -315,6 +322,47 @@ NF_TARGET_AVX2 static void avx2_pack_weight_panel(float *dst, const float *w, in
 }
 
 /*
+ * The rows of a small batch in the lanes of one AVX2 vector, SMALL_COLS
+ * columns of c at a time: per step of k, one load of the transposed a and a
+ * broadcast of each column's weight, read from the weight's rows as stored.
+ * The weight is not packed, which for a batch of a few rows would cost as
+ * much as the product; each element is the same fused multiply-add chain in
+ * ascending k, then the bias, as the micro-kernels compute (a fused
+ * multiply-add rounds x w + s whichever factor comes first), so the results
+ * are theirs bit for bit.
+ */
+#define SMALL_COLS 8
+
+NF_TARGET_AVX2 static void avx2_small(float *c, const float *a, const float *w, const float *bias, int64_t rows,
+                                      int64_t inner, int64_t cols, float *at) {
+    memset(at, 0, sizeof(float) * (size_t)(SMALL_ROWS * inner));
+    for (int64_t i = 0; i < rows; i++)
+        for (int64_t k = 0; k < inner; k++) at[k * SMALL_ROWS + i] = a[i * inner + k];
+    for (int64_t j0 = 0; j0 < cols; j0 += SMALL_COLS) {
+        /* Past the last column the first block's rows stand in; their sums are not stored. */
+        const float *row[SMALL_COLS];
+        __m256 acc[SMALL_COLS];
+        for (int j = 0; j < SMALL_COLS; j++) {
+            row[j] = w + min64(j0 + j, cols - 1) * inner;
+            acc[j] = _mm256_setzero_ps();
+        }
+        for (int64_t k = 0; k < inner; k++) {
+            const __m256 ak = _mm256_loadu_ps(at + k * SMALL_ROWS);
+#pragma GCC unroll 8
+            for (int j = 0; j < SMALL_COLS; j++) acc[j] = _mm256_fmadd_ps(ak, _mm256_broadcast_ss(row[j] + k), acc[j]);
+        }
+        float sums[SMALL_COLS][SMALL_ROWS];
+        const int64_t n = min64(SMALL_COLS, cols - j0);
+        for (int j = 0; j < SMALL_COLS; j++) {
+            if (bias != NULL && j < n) acc[j] = _mm256_add_ps(acc[j], _mm256_set1_ps(bias[j0 + j]));
+            _mm256_storeu_ps(sums[j], acc[j]);
+        }
+        for (int64_t i = 0; i < rows; i++)
+            for (int64_t j = 0; j < n; j++) c[i * cols + j0 + j] = sums[j][i];
+    }
+}
+
+/*
  * AVX-512 level: 12 x 32 sums (two panels) in 24 of the 32 registers, two
  * loads of b and twelve broadcasts per step for 24 fused multiply-adds; a
  * last panel of its own runs as 12 x 16. Edge tiles are staged.
@@ -402,18 +450,22 @@ NF_TARGET_AVX512 static void avx512_tile(const float *a, const float *b, int64_t
     }
 }
 
-/* AVX-512 brings nothing to the transposition of 16-wide panels: its level packs as AVX2 does. */
+/*
+ * AVX-512 brings nothing to the transposition of 16-wide panels, and its
+ * arithmetic is AVX2's (one fused multiply-add per term): its level packs and
+ * runs small batches as AVX2 does.
+ */
 static const micro_kernel KERNELS[NF_CPU_LEVELS] = {
-    {SCALAR_MR, NF_GEMM_PANEL, scalar_tile, scalar_pack_weight_panel},
-    {AVX2_MR, NF_GEMM_PANEL, avx2_tile, avx2_pack_weight_panel},
-    {AVX512_MR, AVX512_NR, avx512_tile, avx2_pack_weight_panel},
+    {SCALAR_MR, NF_GEMM_PANEL, scalar_tile, scalar_pack_weight_panel, NULL},
+    {AVX2_MR, NF_GEMM_PANEL, avx2_tile, avx2_pack_weight_panel, avx2_small},
+    {AVX512_MR, AVX512_NR, avx512_tile, avx2_pack_weight_panel, avx2_small},
 };
 #else
 /* Only the scalar level runs off x86-64 (dispatch.c never selects the others there). */
 static const micro_kernel KERNELS[NF_CPU_LEVELS] = {
-    {SCALAR_MR, NF_GEMM_PANEL, scalar_tile, scalar_pack_weight_panel},
-    {SCALAR_MR, NF_GEMM_PANEL, scalar_tile, scalar_pack_weight_panel},
-    {SCALAR_MR, NF_GEMM_PANEL, scalar_tile, scalar_pack_weight_panel},
+    {SCALAR_MR, NF_GEMM_PANEL, scalar_tile, scalar_pack_weight_panel, NULL},
+    {SCALAR_MR, NF_GEMM_PANEL, scalar_tile, scalar_pack_weight_panel, NULL},
+    {SCALAR_MR, NF_GEMM_PANEL, scalar_tile, scalar_pack_weight_panel, NULL},
 };
 #endif
 
@@ -490,7 +542,8 @@ static int64_t round_up(int64_t n, int64_t m) { return ceil_div(n, m) * m; }
 int32_t nf_gemm_workspace_alloc(nf_gemm_workspace *ws, const char *op, int level, int threads, int64_t max_rows,
                                 int64_t max_inner, int64_t packed_b_numel, int accumulate) {
     const micro_kernel *k = &KERNELS[level];
-    const int64_t rows_cap = min64(MC, round_up(max_rows, k->mr));
+    /* The small-batch kernel's transposed a, SMALL_ROWS rows, fits where a block of a does. */
+    const int64_t rows_cap = max64(min64(MC, round_up(max_rows, k->mr)), SMALL_ROWS);
     ws->a_block_numel = round_up(rows_cap * min64(KC, max_inner), 16);
     ws->partial_numel = accumulate && max_inner > KC ? rows_cap * NC_PARTIAL : 0;
     ws->threads = threads;
@@ -660,6 +713,14 @@ void nf_gemm_f32(const nf_gemm_workspace *ws, float *c, nf_gemm_operand a, const
                  const float *bias, int64_t rows, int64_t inner, int64_t cols, const nf_gemm_epilogue *epilogue) {
     const product g = {&KERNELS[ws->level], c, a, packed_b, bias, rows, inner, cols, 0};
     run_product(ws, &g, epilogue);
+}
+
+int nf_gemm_nt_small_f32(const nf_gemm_workspace *ws, float *c, const float *a, const float *w, const float *bias,
+                         int64_t rows, int64_t inner, int64_t cols) {
+    const micro_kernel *k = &KERNELS[ws->level];
+    if (k->small == NULL || rows > SMALL_ROWS || inner > KC) return 0;
+    k->small(c, a, w, bias, rows, inner, cols, ws->thread_memory);
+    return 1;
 }
 
 void nf_gemm_nn_f32(const nf_gemm_workspace *ws, float *c, const float *a, const float *b, int64_t rows,

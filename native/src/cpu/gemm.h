@@ -104,6 +104,16 @@ void nf_gemm_f32(const nf_gemm_workspace *ws, float *c, nf_gemm_operand a, const
                  const float *bias, int64_t rows, int64_t inner, int64_t cols, const nf_gemm_epilogue *epilogue);
 
 /*
+ * c = a w^T + bias for a[rows, inner] and the weight w[cols, inner] as
+ * stored, without packing it, when the level has a kernel for so few rows
+ * (a batch of up to 8, inner up to 512): returns 1 having computed c, the
+ * same bits as nf_gemm_f32 on the packed weight, else 0 and the caller packs
+ * w. For a call on one thread (not team-shared).
+ */
+int nf_gemm_nt_small_f32(const nf_gemm_workspace *ws, float *c, const float *a, const float *w, const float *bias,
+                         int64_t rows, int64_t inner, int64_t cols);
+
+/*
  * c = a b for a[rows, inner] and b[inner, cols]: dX = dY W in the backward
  * pass (b a weight in PyTorch's [out, in] layout, inner = out), packing b
  * into ws->packed_b first. Team-shared.

@@ -2,6 +2,7 @@
 #include <math.h>
 #include <stddef.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "dispatch.h"
 #include "gemm.h"
@@ -11,26 +12,42 @@
 #include "../common/parallel.h"
 
 /*
- * Partial sums per row: four AVX2 vectors of doubles, or two AVX-512 ones.
- * Each lane takes every LANES-th element, a fixed summation order
- * (deterministic, the same at every level) that the compiler vectorizes,
- * with enough independent additions to hide their latency.
+ * Partial sums per row: sixteen lanes of doubles, four vectors of four (four
+ * AVX2 registers, eight SSE2 ones). Lane l takes every sixteenth element from
+ * the l-th, a fixed summation order (deterministic, the same at every level)
+ * with enough independent additions to hide their latency; the lanes are then
+ * added pairwise, lane l with lane l + w for w = 8, 4, 2, 1, as the vectors
+ * halve, and the tail's sum last.
  */
+typedef double lanes4 __attribute__((vector_size(4 * sizeof(double))));
+typedef float floats4 __attribute__((vector_size(4 * sizeof(float))));
+
 #define LANES 16
+
+/* Four floats from x (any alignment); widened with __builtin_convertvector where used. */
+static inline __attribute__((always_inline)) floats4 load4(const float *x) {
+    floats4 f;
+    memcpy(&f, x, sizeof f);
+    return f;
+}
+
+static inline __attribute__((always_inline)) double lanes_sum(const lanes4 lane[4], double tail) {
+    const lanes4 v = (lane[0] + lane[2]) + (lane[1] + lane[3]);
+    return ((v[0] + v[2]) + (v[1] + v[3])) + tail;
+}
 
 /*
  * The mean of one row, summed in double in LANES lanes. The backward pass
  * sums the row again in this same order to recover the forward's mean.
  */
 static inline __attribute__((always_inline)) double row_mean(const float *x, int64_t n) {
-    double lane[LANES] = {0};
+    lanes4 lane[4] = {{0}};
     int64_t i = 0;
     for (; i + LANES <= n; i += LANES)
-        for (int l = 0; l < LANES; l++) lane[l] += x[i + l];
-    double sum = 0;
-    for (; i < n; i++) sum += x[i];
-    for (int l = 0; l < LANES; l++) sum += lane[l];
-    return sum / (double)n;
+        for (int v = 0; v < 4; v++) lane[v] += __builtin_convertvector(load4(x + i + 4 * v), lanes4);
+    double tail = 0;
+    for (; i < n; i++) tail += x[i];
+    return lanes_sum(lane, tail) / (double)n;
 }
 
 /*
@@ -42,21 +59,20 @@ static inline __attribute__((always_inline)) double row_mean(const float *x, int
 static inline __attribute__((always_inline)) void row_moments(const float *x, int64_t n, double *mean_out,
                                                               double *var_out) {
     const double mean = row_mean(x, n);
-    double sq[LANES] = {0};
+    lanes4 sq[4] = {{0}};
     int64_t i = 0;
     for (; i + LANES <= n; i += LANES)
-        for (int l = 0; l < LANES; l++) {
-            const double d = x[i + l] - mean;
-            sq[l] += d * d;
+        for (int v = 0; v < 4; v++) {
+            const lanes4 d = __builtin_convertvector(load4(x + i + 4 * v), lanes4) - mean;
+            sq[v] += d * d;
         }
-    double ss = 0;
+    double tail = 0;
     for (; i < n; i++) {
         const double d = x[i] - mean;
-        ss += d * d;
+        tail += d * d;
     }
-    for (int l = 0; l < LANES; l++) ss += sq[l];
     *mean_out = mean;
-    *var_out = ss / (double)n;
+    *var_out = lanes_sum(sq, tail) / (double)n;
 }
 
 static inline __attribute__((always_inline)) void apply_row(float *y, const float *x, float mean, float mean_lo,

@@ -57,10 +57,15 @@ static int32_t forward(const char *op, float *y, const float *x, const float *we
     status = nf_gemm_workspace_alloc(&ws, op, level, parallel ? nf_threads() : 1, rows, in_features, packed_numel, 0);
     if (status != NF_OK) return status;
     const nf_gemm_operand a = {x, in_features, 1};
-    NF_PARALLEL_IF(parallel, ws.threads,
-        if (packed == NULL) nf_gemm_pack_weight_f32(ws.level, ws.packed_b, weight, in_features, out_features);
-        nf_gemm_f32(&ws, y, a, packed != NULL ? packed : ws.packed_b, bias, rows, in_features, out_features, NULL);
-    );
+    const int small = packed == NULL && !parallel &&
+                      nf_gemm_nt_small_f32(&ws, y, x, weight, bias, rows, in_features, out_features);
+    if (!small) {
+        NF_PARALLEL_IF(parallel, ws.threads,
+            if (packed == NULL) nf_gemm_pack_weight_f32(ws.level, ws.packed_b, weight, in_features, out_features);
+            nf_gemm_f32(&ws, y, a, packed != NULL ? packed : ws.packed_b, bias, rows, in_features, out_features,
+                        NULL);
+        );
+    }
     nf_gemm_workspace_free(&ws);
     return NF_OK;
 }

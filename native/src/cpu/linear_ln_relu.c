@@ -81,6 +81,11 @@ static int32_t forward(const char *op, float *y, float *h, float *mean, float *r
     const ln_relu_rows rows_context = {y, mean, rstd, product, gamma, beta, out_features, eps, relu, level};
     const nf_gemm_epilogue epilogue = {normalize_rows, &rows_context};
     const nf_gemm_operand a = {x, in_features, 1};
+    if (!packed && !parallel && nf_gemm_nt_small_f32(&ws, product, x, weight, bias, rows, in_features, out_features)) {
+        normalize_rows(&rows_context, 0, rows);
+        nf_gemm_workspace_free(&ws);
+        return NF_OK;
+    }
     NF_PARALLEL_IF(parallel, ws.threads,
         if (!packed) nf_gemm_pack_weight_f32(ws.level, ws.packed_b, weight, in_features, out_features);
         nf_gemm_f32(&ws, product, a, packed ? weight : ws.packed_b, bias, rows, in_features, out_features,
