@@ -84,10 +84,13 @@ typedef void tile_fn(const float *a, const float *b, int64_t panel_stride, int64
 typedef void pack_panel_fn(float *dst, const float *w, int64_t inner, int64_t n);
 
 /*
- * c = a w^T + bias for rows <= SMALL_ROWS and inner <= KC, reading the weight
- * w[cols, inner] as stored; at is scratch for SMALL_ROWS * inner floats.
+ * c = a w^T + bias for rows <= SMALL_ROWS and inner <= SMALL_INNER, reading
+ * the weight w[cols, inner] as stored; at is scratch for SMALL_ROWS * inner
+ * floats (16 KiB at most, which stays in L1 while every block of columns reads
+ * it: past that the kernel is no faster than packing the weight).
  */
 #define SMALL_ROWS 8
+#define SMALL_INNER 512
 
 typedef void small_fn(float *c, const float *a, const float *w, const float *bias, int64_t rows, int64_t inner,
                       int64_t cols, float *at);
@@ -542,9 +545,10 @@ static int64_t round_up(int64_t n, int64_t m) { return ceil_div(n, m) * m; }
 int32_t nf_gemm_workspace_alloc(nf_gemm_workspace *ws, const char *op, int level, int threads, int64_t max_rows,
                                 int64_t max_inner, int64_t packed_b_numel, int accumulate) {
     const micro_kernel *k = &KERNELS[level];
-    /* The small-batch kernel's transposed a, SMALL_ROWS rows, fits where a block of a does. */
-    const int64_t rows_cap = max64(min64(MC, round_up(max_rows, k->mr)), SMALL_ROWS);
-    ws->a_block_numel = round_up(rows_cap * min64(KC, max_inner), 16);
+    const int64_t rows_cap = min64(MC, round_up(max_rows, k->mr));
+    /* Room for a block of a, or for the small-batch kernel's transposed a. */
+    const int64_t small_numel = max_rows <= SMALL_ROWS ? SMALL_ROWS * min64(SMALL_INNER, max_inner) : 0;
+    ws->a_block_numel = round_up(max64(rows_cap * min64(KC, max_inner), small_numel), 16);
     ws->partial_numel = accumulate && max_inner > KC ? rows_cap * NC_PARTIAL : 0;
     ws->threads = threads;
     ws->level = level;
@@ -718,7 +722,7 @@ void nf_gemm_f32(const nf_gemm_workspace *ws, float *c, nf_gemm_operand a, const
 int nf_gemm_nt_small_f32(const nf_gemm_workspace *ws, float *c, const float *a, const float *w, const float *bias,
                          int64_t rows, int64_t inner, int64_t cols) {
     const micro_kernel *k = &KERNELS[ws->level];
-    if (k->small == NULL || rows > SMALL_ROWS || inner > KC) return 0;
+    if (k->small == NULL || rows > SMALL_ROWS || inner > SMALL_INNER) return 0;
     k->small(c, a, w, bias, rows, inner, cols, ws->thread_memory);
     return 1;
 }
