@@ -490,23 +490,30 @@ void nf_gemm_pack_weight_f32(int level, float *packed, const float *w, int64_t i
     }
 }
 
+/*
+ * Rows of b per parallel unit of nf_gemm_pack_rows_f32. b is read a row at a
+ * time, in order, and each row scattered to every panel as whole cache lines:
+ * reading a panel's column strip instead would touch a new page per row,
+ * which the prefetchers do not follow (three times slower for a 1024 x 1024 b).
+ */
+#define PACK_ROWS 64
+
 void nf_gemm_pack_rows_f32(float *packed, const float *b, int64_t inner, int64_t cols) {
-    const int64_t panels = ceil_div(cols, NF_GEMM_PANEL);
+    const int64_t full_panels = cols / NF_GEMM_PANEL;
+    const int64_t tail = cols - full_panels * NF_GEMM_PANEL;
 #pragma omp for schedule(static)
-    for (int64_t p = 0; p < panels; p++) {
-        float *dst = packed + p * NF_GEMM_PANEL * inner;
-        const int64_t j0 = p * NF_GEMM_PANEL;
-        const int64_t n = min64(NF_GEMM_PANEL, cols - j0);
-        for (int64_t k = 0; k < inner; k++) {
-            const float *src = b + k * cols + j0;
-            float *row = dst + k * NF_GEMM_PANEL;
-            if (n == NF_GEMM_PANEL) {
-                memcpy(row, src, sizeof(float) * NF_GEMM_PANEL);
-                continue;
+    for (int64_t k0 = 0; k0 < inner; k0 += PACK_ROWS)
+        for (int64_t k = k0; k < min64(k0 + PACK_ROWS, inner); k++) {
+            const float *src = b + k * cols;
+            for (int64_t p = 0; p < full_panels; p++)
+                memcpy(packed + (p * inner + k) * NF_GEMM_PANEL, src + p * NF_GEMM_PANEL,
+                       sizeof(float) * NF_GEMM_PANEL);
+            if (tail > 0) {
+                float *row = packed + (full_panels * inner + k) * NF_GEMM_PANEL;
+                const float *last = src + full_panels * NF_GEMM_PANEL;
+                for (int64_t j = 0; j < NF_GEMM_PANEL; j++) row[j] = j < tail ? last[j] : 0.0f;
             }
-            for (int64_t j = 0; j < NF_GEMM_PANEL; j++) row[j] = j < n ? src[j] : 0.0f;
         }
-    }
 }
 
 /*
