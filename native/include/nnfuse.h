@@ -219,8 +219,12 @@ NF_API int32_t nf_dropout_mask_fwd_f32(float *mask, int64_t n, uint64_t seed, ui
  * y[r, j] = sum_k x[r, k] * weight[j, k] + bias[j]: y = x weight^T + bias over
  * x[rows, in_features], with weight[out_features, in_features] in PyTorch's
  * layout and y[rows, out_features]. bias ([out_features]) may be NULL.
- * Each element is a float32 sum in one fixed order, whatever the thread count
- * and the number of rows. y must not overlap x, weight or bias.
+ * Each element is a float32 sum from 0 in ascending k, then the bias: at the
+ * scalar level each product is rounded and added, at the avx2 and avx512
+ * levels each step is one fused multiply-add (nf_cpu_level). At a given level
+ * the result does not depend on the thread count or on the number of rows.
+ * The weight is packed into scratch memory on each call; see
+ * nf_linear_pack_f32 to pack it once. y must not overlap x, weight or bias.
  * Requires rows >= 1, in_features >= 1, out_features >= 1.
  */
 NF_API int32_t nf_linear_fwd_f32(float *y, const float *x, const float *weight,
@@ -238,9 +242,10 @@ NF_API int32_t nf_linear_fwd_f32(float *y, const float *x, const float *weight,
  * dbias are overwritten when accumulate = 0 and, as PyTorch accumulates
  * .grad, incremented (old + new, one float addition) when accumulate = 1.
  * Each element of dx and dweight is a float32 sum in ascending order of its
- * reduction index (out_features for dx, the rows for dweight), and dbias a
- * double sum over the rows rounded once: the result does not depend on the
- * thread count. No output may overlap another array.
+ * reduction index (out_features for dx, the rows for dweight), with the
+ * forward's arithmetic at each level, and dbias a double sum over the rows
+ * rounded once: the result does not depend on the thread count. No output
+ * may overlap another array.
  * Requires rows >= 1, in_features >= 1, out_features >= 1, accumulate 0 or 1.
  */
 NF_API int32_t nf_linear_bwd_f32(float *dx, float *dweight, float *dbias, const float *dy,
@@ -463,6 +468,94 @@ NF_API int32_t nf_l2_bwd_f32(float *grad, const float *x, int64_t n, float lambd
 NF_API int32_t nf_sgd_step_f32(float *param, float *momentum_buffer, const float *grad,
                                int64_t n, float lr, float momentum, float dampening,
                                float weight_decay, int32_t nesterov, int32_t first_step);
+
+/* ---- CPU dispatch ------------------------------------------------------ */
+
+/* SIMD levels of the CPU kernels, from nf_cpu_level(); each needs the CPU features named. */
+#define NF_CPU_LEVEL_SCALAR 0 /* portable C, any CPU */
+#define NF_CPU_LEVEL_AVX2 1   /* AVX2 and FMA */
+#define NF_CPU_LEVEL_AVX512 2 /* AVX-512F (with AVX2 and FMA) */
+
+/*
+ * The level the CPU kernels run at: set by nf_set_cpu_level, else forced by
+ * the environment variable NNFUSE_CPU_LEVEL=scalar|avx2|avx512, else the
+ * widest level this CPU supports, chosen at first use. A level the CPU lacks
+ * is never replaced by another: when NNFUSE_CPU_LEVEL names one (or names no
+ * level), this returns -1 with the reason in nf_last_error(), and every
+ * kernel with per-level code fails with NF_ERR_UNSUPPORTED, until
+ * nf_set_cpu_level chooses a level.
+ * Levels compute the same functions; results agree within rounding and may
+ * differ in the last bits where a level fuses a multiply and an add (the
+ * matrix products); at every level results are bit-identical whatever the
+ * thread count. Dropout masks are integer arithmetic: the same at every level.
+ */
+NF_API int32_t nf_cpu_level(void);
+
+/* The name of level: "scalar", "avx2" or "avx512"; "" for any other value. Never NULL. */
+NF_API const char *nf_cpu_level_name(int32_t level);
+
+/*
+ * Why nf_cpu_level() is what it is: "detected: ...", "forced by
+ * NNFUSE_CPU_LEVEL" or "set by nf_set_cpu_level"; the failure when the
+ * environment's request cannot be met. Never NULL.
+ */
+NF_API const char *nf_cpu_level_reason(void);
+
+/* 1 when this CPU (and this build) can run level, else 0. */
+NF_API int32_t nf_cpu_level_supported(int32_t level);
+
+/*
+ * Makes every later call run at level, overriding NNFUSE_CPU_LEVEL. Fails
+ * with NF_ERR_UNSUPPORTED, changing nothing, when the CPU lacks the level.
+ * Meant for tests and benchmarks: a call already running keeps the level it
+ * started with.
+ */
+NF_API int32_t nf_set_cpu_level(int32_t level);
+
+/* ---- Packed Linear weights ---------------------------------------------- */
+
+/*
+ * A Linear weight packed for the forward product: panels of the weight's
+ * rows, laid out as the matrix-product kernels read them, in an array of
+ * floats whose layout is private to nnfuse (it may change between versions).
+ * Packing costs a pass over the weight; a caller that runs many forward
+ * passes between weight updates packs once per update and calls the
+ * *_packed_fwd_* functions, which give bit-identical results to the unpacked
+ * ones (which pack the weight into scratch memory on every call).
+ * One packed weight serves every CPU level.
+ */
+
+/*
+ * *numel = the floats of a packed weight[out_features, in_features]: the
+ * weight's, with out_features rounded up to a multiple of 16.
+ * Requires in_features >= 1, out_features >= 1.
+ */
+NF_API int32_t nf_linear_packed_numel(int64_t *numel, int64_t in_features, int64_t out_features);
+
+/*
+ * Packs weight[out_features, in_features] (PyTorch's layout) into packed,
+ * nf_linear_packed_numel floats, which must not overlap weight. Pack again
+ * after every change to the weight. Requires in_features >= 1,
+ * out_features >= 1.
+ */
+NF_API int32_t nf_linear_pack_f32(float *packed, const float *weight, int64_t in_features, int64_t out_features);
+
+/*
+ * nf_linear_fwd_f32 with the weight packed by nf_linear_pack_f32 for the
+ * same in_features and out_features: the same result, bit for bit. y must not
+ * overlap x, packed or bias.
+ */
+NF_API int32_t nf_linear_packed_fwd_f32(float *y, const float *x, const float *packed, const float *bias,
+                                        int64_t rows, int64_t in_features, int64_t out_features);
+
+/*
+ * nf_linear_ln_relu_fwd_f32 with the weight packed by nf_linear_pack_f32 for
+ * the same in_features and out_features: the same results, bit for bit.
+ */
+NF_API int32_t nf_linear_ln_relu_packed_fwd_f32(float *y, float *h, float *mean, float *rstd, const float *x,
+                                                const float *packed, const float *bias, const float *gamma,
+                                                const float *beta, int64_t rows, int64_t in_features,
+                                                int64_t out_features, float eps, int32_t relu);
 
 #ifdef __cplusplus
 }

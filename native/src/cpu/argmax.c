@@ -26,7 +26,9 @@ NF_API int32_t nf_argmax_fwd_f32(int64_t *index, const float *x, int64_t rows, i
     NF_CHECK_POSITIVE(op, rows);
     NF_CHECK_POSITIVE(op, cols);
     const int parallel = rows > 1 && rows * cols >= NF_PARALLEL_MIN_WORK;
-#pragma omp parallel for schedule(static) num_threads(nf_threads()) if (parallel)
-    for (int64_t r = 0; r < rows; r++) index[r] = row_argmax(x + r * cols, cols);
+    NF_PARALLEL_IF(parallel, nf_threads(),
+        _Pragma("omp for schedule(static)")
+        for (int64_t r = 0; r < rows; r++) index[r] = row_argmax(x + r * cols, cols);
+    );
     return NF_OK;
 }

@@ -5,26 +5,30 @@
  *
  * Two passes over x, each a grid of tiles that depends only on (n, c):
  *  - statistics (training only): tiles of BN_STAT_ROWS rows by BN_STAT_COLS
- *    contiguous columns (a cache line of each row), streaming their rows in
- *    order. Each tile keeps Welford sums in double, and a column merges its
- *    row tiles in ascending order (Chan et al.): the statistics are
- *    bit-identical whatever the thread count, a tall, narrow input still
- *    splits into many tiles, and there is no E[x^2] - E[x]^2 cancellation.
- *    Welford rather than a two-pass mean and variance because it reads x once
- *    and its partial results merge exactly, which row tiles need.
+ *    contiguous columns (a kilobyte of each row, so the rows stream through
+ *    the prefetchers), 128 KiB that stay in L2 while the tile is read twice:
+ *    its column means in double, then the sums of squared deviations from
+ *    them, an exact two-pass mean and variance with no E[x^2] - E[x]^2
+ *    cancellation. A column merges its row tiles' (count, mean, m2) in
+ *    ascending order (Chan, Golub and LeVeque, 1979): the statistics are
+ *    bit-identical whatever the thread count, and a tall, narrow input still
+ *    splits into many tiles.
  *  - normalization: every output is independent, so tiles are wide
  *    (BN_APPLY_COLS columns, whole pages of each row) for streaming.
+ * Both passes of the forward are compiled for each CPU level (dispatch.h);
+ * they compute the same operations in the same order at every level.
  */
 #include <math.h>
 #include <stdlib.h>
 
+#include "dispatch.h"
 #include "layernorm.h"
 
 #include "../common/error.h"
 #include "../common/parallel.h"
 #include "../common/welford.h"
 
-enum { BN_STAT_ROWS = 1024, BN_STAT_COLS = 16, BN_APPLY_ROWS = 32, BN_APPLY_COLS = 1024 };
+enum { BN_STAT_ROWS = 128, BN_STAT_COLS = 256, BN_APPLY_ROWS = 32, BN_APPLY_COLS = 1024 };
 
 /* A grid of tiles over x[n, c]; tile t is row tile t / col_tiles and column tile t % col_tiles. */
 typedef struct {
@@ -53,33 +57,31 @@ static tile tile_at(const tiling *g, int64_t t) {
     return s;
 }
 
-/* Welford mean and m2 of `cols` columns over `rows` rows; x points at the first element. */
-static inline void welford_columns(double *mean_out, double *m2_out, const float *x, int64_t c, int64_t rows,
-                                   int64_t cols) {
-    double mean[BN_STAT_COLS] = {0};
-    double m2[BN_STAT_COLS] = {0};
+/*
+ * Mean and m2 (the sum of squared deviations from the mean) of `cols`
+ * columns over `rows` rows, in double; x points at the tile's first element.
+ */
+static inline __attribute__((always_inline)) void tile_moments(double *mean_out, double *m2_out, const float *x,
+                                                               int64_t c, int64_t rows, int64_t cols) {
+    double sum[BN_STAT_COLS] = {0};
     for (int64_t r = 0; r < rows; r++) {
-        const double inv_k = 1.0 / (double)(r + 1);
         const float *xr = x + r * c;
-#pragma omp simd
-        for (int64_t j = 0; j < cols; j++) nf_welford_add(&mean[j], &m2[j], xr[j], inv_k);
+        for (int64_t j = 0; j < cols; j++) sum[j] += xr[j];
+    }
+    double mean[BN_STAT_COLS];
+    double m2[BN_STAT_COLS] = {0};
+    for (int64_t j = 0; j < cols; j++) mean[j] = sum[j] / (double)rows;
+    for (int64_t r = 0; r < rows; r++) {
+        const float *xr = x + r * c;
+        for (int64_t j = 0; j < cols; j++) {
+            const double d = xr[j] - mean[j];
+            m2[j] += d * d;
+        }
     }
     for (int64_t j = 0; j < cols; j++) {
         mean_out[j] = mean[j];
         m2_out[j] = m2[j];
     }
-}
-
-/*
- * A full-width tile gets the column count as a constant, which makes the
- * vectorized loop twice as fast as gcc 12's code for a variable count; the
- * arithmetic per column is the same either way.
- */
-static void tile_moments(double *mean_out, double *m2_out, const float *x, int64_t c, tile s) {
-    if (s.cols == BN_STAT_COLS)
-        welford_columns(mean_out, m2_out, x, c, s.rows, BN_STAT_COLS);
-    else
-        welford_columns(mean_out, m2_out, x, c, s.rows, s.cols);
 }
 
 /*
@@ -112,7 +114,8 @@ static void affine_set(column_affine a, int64_t j, double mean, double rstd, con
     a.shift[j] = beta != NULL ? beta[j] : 0.0f;
 }
 
-static void affine_apply(float *y, const float *x, int64_t c, tile s, column_affine a) {
+static inline __attribute__((always_inline)) void affine_apply(float *y, const float *x, int64_t c, tile s,
+                                                               column_affine a) {
     const float *hi = a.hi + s.j0, *lo = a.lo + s.j0, *scale = a.scale + s.j0, *shift = a.shift + s.j0;
     for (int64_t r = s.r0; r < s.r0 + s.rows; r++) {
         const float *xr = x + r * c + s.j0;
@@ -122,6 +125,45 @@ static void affine_apply(float *y, const float *x, int64_t c, tile s, column_aff
         for (int64_t j = 0; j < s.cols; j++) yr[j] = ((xr[j] - hi[j]) - lo[j]) * scale[j] + shift[j];
     }
 }
+
+/* The forward's two tile passes at one level. */
+typedef struct {
+    void (*moments)(double *mean_out, double *m2_out, const float *x, int64_t c, int64_t rows, int64_t cols);
+    void (*apply)(float *y, const float *x, int64_t c, tile s, column_affine a);
+} level_passes;
+
+static void moments_scalar(double *mean_out, double *m2_out, const float *x, int64_t c, int64_t rows,
+                           int64_t cols) {
+    tile_moments(mean_out, m2_out, x, c, rows, cols);
+}
+
+static void apply_scalar(float *y, const float *x, int64_t c, tile s, column_affine a) { affine_apply(y, x, c, s, a); }
+
+#if NF_HAVE_X86_LEVELS
+NF_TARGET_AVX2 static void moments_avx2(double *mean_out, double *m2_out, const float *x, int64_t c, int64_t rows,
+                                        int64_t cols) {
+    tile_moments(mean_out, m2_out, x, c, rows, cols);
+}
+
+NF_TARGET_AVX2 static void apply_avx2(float *y, const float *x, int64_t c, tile s, column_affine a) {
+    affine_apply(y, x, c, s, a);
+}
+
+NF_TARGET_AVX512 static void moments_avx512(double *mean_out, double *m2_out, const float *x, int64_t c,
+                                            int64_t rows, int64_t cols) {
+    tile_moments(mean_out, m2_out, x, c, rows, cols);
+}
+
+NF_TARGET_AVX512 static void apply_avx512(float *y, const float *x, int64_t c, tile s, column_affine a) {
+    affine_apply(y, x, c, s, a);
+}
+
+static const level_passes PASSES[NF_CPU_LEVELS] = {
+    {moments_scalar, apply_scalar}, {moments_avx2, apply_avx2}, {moments_avx512, apply_avx512}};
+#else
+static const level_passes PASSES[NF_CPU_LEVELS] = {
+    {moments_scalar, apply_scalar}, {moments_scalar, apply_scalar}, {moments_scalar, apply_scalar}};
+#endif
 
 /*
  * 1 / sqrt(var + eps), except 0 when var and eps are both 0: PyTorch's InvStd,
@@ -218,6 +260,10 @@ NF_API int32_t nf_batchnorm_fwd_train_f32(float *y, float *save_mean, float *sav
                            {beta, c, "beta"}};
     status = check_disjoint(op, arrays, 5, (int)(sizeof arrays / sizeof arrays[0]));
     if (status != NF_OK) return status;
+    int level;
+    status = nf_cpu_level_for(op, &level);
+    if (status != NF_OK) return status;
+    const level_passes *passes = &PASSES[level];
 
     const tiling stat = make_tiling(n, c, BN_STAT_ROWS, BN_STAT_COLS);
     const tiling apply = make_tiling(n, c, BN_APPLY_ROWS, BN_APPLY_COLS);
@@ -234,20 +280,19 @@ NF_API int32_t nf_batchnorm_fwd_train_f32(float *y, float *save_mean, float *sav
     double *part_m2 = part_mean + stat.row_tiles * c;
     const train_outputs out = {save_mean, save_rstd, running_mean, running_var};
 
-#pragma omp parallel num_threads(nf_threads()) if (n * c >= NF_PARALLEL_MIN_WORK)
-    {
-#pragma omp for schedule(static)
+    NF_PARALLEL_IF(n * c >= NF_PARALLEL_MIN_WORK, nf_threads(),
+        _Pragma("omp for schedule(static)")
         for (int64_t t = 0; t < stat_tiles; t++) {
             const tile s = tile_at(&stat, t);
             const int64_t at = s.row_tile * c + s.j0;
-            tile_moments(part_mean + at, part_m2 + at, x + s.r0 * c + s.j0, c, s);
+            passes->moments(part_mean + at, part_m2 + at, x + s.r0 * c + s.j0, c, s.rows, s.cols);
         }
-#pragma omp for schedule(static)
+        _Pragma("omp for schedule(static)")
         for (int64_t j = 0; j < c; j++)
             finish_column(&stat, j, part_mean, part_m2, a, out, gamma, beta, eps, momentum);
-#pragma omp for schedule(static)
-        for (int64_t t = 0; t < apply_tiles; t++) affine_apply(y, x, c, tile_at(&apply, t), a);
-    }
+        _Pragma("omp for schedule(static)")
+        for (int64_t t = 0; t < apply_tiles; t++) passes->apply(y, x, c, tile_at(&apply, t), a);
+    );
     free(part_mean);
     free(a.hi);
     return NF_OK;
@@ -273,6 +318,10 @@ NF_API int32_t nf_batchnorm_fwd_eval_f32(float *y, const float *x, const float *
                            {beta, c, "beta"}};
     status = check_disjoint(op, arrays, 1, (int)(sizeof arrays / sizeof arrays[0]));
     if (status != NF_OK) return status;
+    int level;
+    status = nf_cpu_level_for(op, &level);
+    if (status != NF_OK) return status;
+    const level_passes *passes = &PASSES[level];
 
     const tiling apply = make_tiling(n, c, BN_APPLY_ROWS, BN_APPLY_COLS);
     const int64_t apply_tiles = apply.row_tiles * apply.col_tiles;
@@ -280,14 +329,13 @@ NF_API int32_t nf_batchnorm_fwd_eval_f32(float *y, const float *x, const float *
     if (a.hi == NULL)
         return nf_fail(NF_ERR_OUT_OF_MEMORY, "%s: cannot allocate the scales of %lld columns", op, (long long)c);
 
-#pragma omp parallel num_threads(nf_threads()) if (n * c >= NF_PARALLEL_MIN_WORK)
-    {
-#pragma omp for schedule(static)
+    NF_PARALLEL_IF(n * c >= NF_PARALLEL_MIN_WORK, nf_threads(),
+        _Pragma("omp for schedule(static)")
         for (int64_t j = 0; j < c; j++)
             affine_set(a, j, running_mean[j], running_rstd(running_var[j], eps), gamma, beta);
-#pragma omp for schedule(static)
-        for (int64_t t = 0; t < apply_tiles; t++) affine_apply(y, x, c, tile_at(&apply, t), a);
-    }
+        _Pragma("omp for schedule(static)")
+        for (int64_t t = 0; t < apply_tiles; t++) passes->apply(y, x, c, tile_at(&apply, t), a);
+    );
     free(a.hi);
     return NF_OK;
 }
@@ -350,16 +398,11 @@ static inline void grad_sum_columns(double *sum_dy_out, double *sum_dyxc_out, co
     }
 }
 
-/* A full-width tile gets the column count as a constant, as tile_moments does. */
 static void tile_grad_sums(bwd_scratch m, const bwd_args *g, int64_t c, tile s) {
     const int64_t at = s.row_tile * c + s.j0;
     const int64_t corner = s.r0 * c + s.j0;
-    if (s.cols == BN_STAT_COLS)
-        grad_sum_columns(m.part_dy + at, m.part_dyxc + at, g->dy + corner, g->x + corner, g->mean + s.j0, c,
-                         s.rows, BN_STAT_COLS);
-    else
-        grad_sum_columns(m.part_dy + at, m.part_dyxc + at, g->dy + corner, g->x + corner, g->mean + s.j0, c,
-                         s.rows, s.cols);
+    grad_sum_columns(m.part_dy + at, m.part_dyxc + at, g->dy + corner, g->x + corner, g->mean + s.j0, c, s.rows,
+                     s.cols);
 }
 
 /* PyTorch accumulates a parameter's gradient as a float addition of the new, already rounded gradient. */
@@ -430,19 +473,18 @@ static int32_t batchnorm_bwd(const char *op, const bwd_args *g, int64_t n, int64
     if (m.a == NULL)
         return nf_fail(NF_ERR_OUT_OF_MEMORY, "%s: cannot allocate the sums of %lld columns", op, (long long)c);
 
-#pragma omp parallel num_threads(nf_threads()) if (n * c >= NF_PARALLEL_MIN_WORK)
-    {
+    NF_PARALLEL_IF(n * c >= NF_PARALLEL_MIN_WORK, nf_threads(),
         if (have_sums) {
-#pragma omp for schedule(static)
+            _Pragma("omp for schedule(static)")
             for (int64_t t = 0; t < stat_tiles; t++) tile_grad_sums(m, g, c, tile_at(&stat, t));
         }
-#pragma omp for schedule(static)
+        _Pragma("omp for schedule(static)")
         for (int64_t j = 0; j < c; j++) finish_grad_column(&stat, j, m, g, train, have_sums);
         if (g->dx != NULL) {
-#pragma omp for schedule(static)
+            _Pragma("omp for schedule(static)")
             for (int64_t t = 0; t < apply_tiles; t++) grad_apply(g, c, tile_at(&apply, t), m);
         }
-    }
+    );
     free(m.a);
     return NF_OK;
 }

@@ -76,9 +76,11 @@ static int32_t reduce(float *loss, const float *logits, const int64_t *labels, i
     if (per_sample == NULL)
         return nf_fail(NF_ERR_OUT_OF_MEMORY, "nf_cross_entropy_fwd_f32: cannot allocate %lld doubles",
                        (long long)rows);
-#pragma omp parallel for schedule(static) num_threads(nf_threads()) if (parallel)
-    for (int64_t i = 0; i < rows; i++)
-        per_sample[i] = sample_loss(logits + i * p->classes, labels[i], p);
+    NF_PARALLEL_IF(parallel, nf_threads(),
+        _Pragma("omp for schedule(static)")
+        for (int64_t i = 0; i < rows; i++)
+            per_sample[i] = sample_loss(logits + i * p->classes, labels[i], p);
+    );
     double sum = 0;
     for (int64_t i = 0; i < rows; i++) sum += per_sample[i];
     free(per_sample);
@@ -115,8 +117,10 @@ NF_API int32_t nf_cross_entropy_fwd_f32(float *loss, const float *logits, const 
 
     const int parallel = rows > 1 && rows * classes >= NF_PARALLEL_MIN_WORK;
     if (reduction != NF_REDUCTION_NONE) return reduce(loss, logits, labels, rows, reduction, parallel, &p);
-#pragma omp parallel for schedule(static) num_threads(nf_threads()) if (parallel)
-    for (int64_t i = 0; i < rows; i++) loss[i] = (float)sample_loss(logits + i * classes, labels[i], &p);
+    NF_PARALLEL_IF(parallel, nf_threads(),
+        _Pragma("omp for schedule(static)")
+        for (int64_t i = 0; i < rows; i++) loss[i] = (float)sample_loss(logits + i * classes, labels[i], &p);
+    );
     return NF_OK;
 }
 
@@ -177,9 +181,11 @@ NF_API int32_t nf_cross_entropy_bwd_f32(float *dlogits, const float *dloss, cons
         for (int64_t c = 0; c < classes; c++) weight_sum += weight != NULL ? weight[c] : 1.0;
     const double denominator = reduction == NF_REDUCTION_MEAN ? total_weight(labels, rows, &p) : 1.0;
     const int parallel = rows > 1 && size >= NF_PARALLEL_MIN_WORK;
-#pragma omp parallel for schedule(static) num_threads(nf_threads()) if (parallel)
-    for (int64_t i = 0; i < rows; i++)
-        sample_grad(dlogits + i * classes, logits + i * classes, labels[i],
-                    row_scale(dloss, i, reduction, denominator), weight_sum, &p);
+    NF_PARALLEL_IF(parallel, nf_threads(),
+        _Pragma("omp for schedule(static)")
+        for (int64_t i = 0; i < rows; i++)
+            sample_grad(dlogits + i * classes, logits + i * classes, labels[i],
+                        row_scale(dloss, i, reduction, denominator), weight_sum, &p);
+    );
     return NF_OK;
 }

@@ -1,11 +1,22 @@
-/* Dropout forward, mask and backward (Srivastava et al., JMLR 2014) on the Philox stream of dropout.h. */
+/*
+ * Dropout forward, mask and backward (Srivastava et al., JMLR 2014) on the
+ * Philox stream of dropout.h. The Philox rounds run eight blocks to an AVX2
+ * vector at the avx2 and avx512 levels; they are integer arithmetic, so every
+ * level draws the same words and the same mask.
+ */
 #include "../common/dropout.h"
 
 #include <stddef.h>
 #include <string.h>
 
+#include "dispatch.h"
+
 #include "../common/error.h"
 #include "../common/parallel.h"
+
+#if NF_HAVE_X86_LEVELS
+#include <immintrin.h>
+#endif
 
 /*
  * Elements per parallel task. A task's draws live in a stack buffer of about
@@ -19,11 +30,11 @@ enum mode { MODE_MASK, MODE_PLAIN, MODE_INVERTED };
 
 /*
  * The four words of each of `count` consecutive Philox blocks from counter
- * `block`, in stream order. GCC does not vectorize the rounds at the x86-64
- * baseline (SSE2 has no 32-bit high multiply), so blocks are computed one at a
- * time; independent blocks still overlap in the out-of-order core.
+ * `block`, in stream order, one block at a time: GCC does not vectorize the
+ * rounds (SSE2 has no 32-bit high multiply), but independent blocks still
+ * overlap in the out-of-order core.
  */
-static void philox_blocks(uint32_t *out, uint64_t seed, uint64_t block, int64_t count) {
+static void philox_blocks_scalar(uint32_t *out, uint64_t seed, uint64_t block, int64_t count) {
     const uint32_t key[2] = {(uint32_t)seed, (uint32_t)(seed >> 32)};
     for (int64_t b = 0; b < count; b++) {
         const uint64_t c = block + (uint64_t)b;
@@ -34,10 +45,12 @@ static void philox_blocks(uint32_t *out, uint64_t seed, uint64_t block, int64_t 
 
 /*
  * Elements [i0, i0 + len) of one call, len <= CHUNK: draws offset + i0 onwards
- * come from the blocks covering them, the first and last possibly in part.
+ * come from the blocks covering them, the first and last possibly in part;
+ * philox_blocks computes those blocks (any of this file's, all give the same words).
  */
-static void dropout_chunk(float *y, const float *x, int64_t i0, int64_t len, uint64_t seed,
-                          uint64_t offset, float threshold, float scale, enum mode mode) {
+static inline __attribute__((always_inline)) void dropout_chunk(
+    void (*philox_blocks)(uint32_t *, uint64_t, uint64_t, int64_t), float *y, const float *x, int64_t i0,
+    int64_t len, uint64_t seed, uint64_t offset, float threshold, float scale, enum mode mode) {
     uint32_t words[CHUNK + 8];
     const uint64_t first = offset + (uint64_t)i0;
     const uint64_t last = first + (uint64_t)(len - 1);
@@ -68,18 +81,126 @@ static void dropout_chunk(float *y, const float *x, int64_t i0, int64_t len, uin
     }
 }
 
-static void dropout_run(float *y, const float *x, int64_t n, uint64_t seed, uint64_t offset, float p,
-                        enum mode mode) {
+/* One chunk at one level: the Philox rounds, and the comparisons and selects compiled for its instructions. */
+typedef void chunk_fn(float *y, const float *x, int64_t i0, int64_t len, uint64_t seed, uint64_t offset,
+                      float threshold, float scale, enum mode mode);
+
+static void chunk_scalar(float *y, const float *x, int64_t i0, int64_t len, uint64_t seed, uint64_t offset,
+                         float threshold, float scale, enum mode mode) {
+    dropout_chunk(philox_blocks_scalar, y, x, i0, len, seed, offset, threshold, scale, mode);
+}
+
+#if NF_HAVE_X86_LEVELS
+/*
+ * c * m for the eight 32-bit lanes of c: the high and the low words of the
+ * 64-bit products, as Philox's mulhilo32. _mm256_mul_epu32 multiplies the
+ * even lanes; the odd ones are shifted down to take their turn.
+ */
+NF_TARGET_AVX2 static inline void mulhilo8(__m256i c, __m256i m, __m256i *hi, __m256i *lo) {
+    const __m256i even = _mm256_mul_epu32(c, m);
+    const __m256i odd = _mm256_mul_epu32(_mm256_srli_epi64(c, 32), m);
+    *hi = _mm256_blend_epi32(_mm256_srli_epi64(even, 32), odd, 0xAA);
+    *lo = _mm256_blend_epi32(even, _mm256_slli_epi64(odd, 32), 0xAA);
+}
+
+/* Groups of eight blocks in flight: the rounds are a chain of dependent operations, which two groups overlap. */
+#define PHILOX_GROUPS 2
+
+/*
+ * Philox4x32-10 on eight blocks per vector, block + l in lane l: the rounds of
+ * nf_philox4x32_10_block in integer arithmetic, so the words are the same;
+ * then a 4 x 8 transposition puts them in stream order.
+ */
+NF_TARGET_AVX2 static void philox_blocks_avx2(uint32_t *out, uint64_t seed, uint64_t block, int64_t count) {
+    const __m256i m0 = _mm256_set1_epi32((int)NF_PHILOX_M4X32_0);
+    const __m256i m1 = _mm256_set1_epi32((int)NF_PHILOX_M4X32_1);
+    int64_t b = 0;
+    for (; b + 8 * PHILOX_GROUPS <= count; b += 8 * PHILOX_GROUPS) {
+        __m256i c0[PHILOX_GROUPS], c1[PHILOX_GROUPS], c2[PHILOX_GROUPS], c3[PHILOX_GROUPS];
+#pragma GCC unroll 2
+        for (int g = 0; g < PHILOX_GROUPS; g++) {
+            /* The counters' 64-bit sums, split into low and high words. */
+            const uint64_t c = block + (uint64_t)(b + 8 * g);
+            c0[g] = _mm256_setr_epi32((int)(uint32_t)c, (int)(uint32_t)(c + 1), (int)(uint32_t)(c + 2),
+                                      (int)(uint32_t)(c + 3), (int)(uint32_t)(c + 4), (int)(uint32_t)(c + 5),
+                                      (int)(uint32_t)(c + 6), (int)(uint32_t)(c + 7));
+            c1[g] = _mm256_setr_epi32((int)(uint32_t)(c >> 32), (int)(uint32_t)((c + 1) >> 32),
+                                      (int)(uint32_t)((c + 2) >> 32), (int)(uint32_t)((c + 3) >> 32),
+                                      (int)(uint32_t)((c + 4) >> 32), (int)(uint32_t)((c + 5) >> 32),
+                                      (int)(uint32_t)((c + 6) >> 32), (int)(uint32_t)((c + 7) >> 32));
+            c2[g] = _mm256_setzero_si256();
+            c3[g] = _mm256_setzero_si256();
+        }
+        uint32_t k0 = (uint32_t)seed, k1 = (uint32_t)(seed >> 32);
+        for (int round = 0; round < 10; round++) {
+            if (round > 0) {
+                k0 += NF_PHILOX_W32_0;
+                k1 += NF_PHILOX_W32_1;
+            }
+            const __m256i key0 = _mm256_set1_epi32((int)k0), key1 = _mm256_set1_epi32((int)k1);
+#pragma GCC unroll 2
+            for (int g = 0; g < PHILOX_GROUPS; g++) {
+                __m256i hi0, lo0, hi1, lo1;
+                mulhilo8(c0[g], m0, &hi0, &lo0);
+                mulhilo8(c2[g], m1, &hi1, &lo1);
+                c0[g] = _mm256_xor_si256(_mm256_xor_si256(hi1, c1[g]), key0);
+                c1[g] = lo1;
+                c2[g] = _mm256_xor_si256(_mm256_xor_si256(hi0, c3[g]), key1);
+                c3[g] = lo0;
+            }
+        }
+#pragma GCC unroll 2
+        for (int g = 0; g < PHILOX_GROUPS; g++) {
+            const __m256i t0 = _mm256_unpacklo_epi32(c0[g], c1[g]), t1 = _mm256_unpackhi_epi32(c0[g], c1[g]);
+            const __m256i t2 = _mm256_unpacklo_epi32(c2[g], c3[g]), t3 = _mm256_unpackhi_epi32(c2[g], c3[g]);
+            /* Blocks (0, 4), (1, 5), (2, 6) and (3, 7) of the group, four words each. */
+            const __m256i u0 = _mm256_unpacklo_epi64(t0, t2), u1 = _mm256_unpackhi_epi64(t0, t2);
+            const __m256i u2 = _mm256_unpacklo_epi64(t1, t3), u3 = _mm256_unpackhi_epi64(t1, t3);
+            __m256i *dst = (__m256i *)(out + 4 * (b + 8 * g));
+            _mm256_storeu_si256(dst, _mm256_permute2x128_si256(u0, u1, 0x20));
+            _mm256_storeu_si256(dst + 1, _mm256_permute2x128_si256(u2, u3, 0x20));
+            _mm256_storeu_si256(dst + 2, _mm256_permute2x128_si256(u0, u1, 0x31));
+            _mm256_storeu_si256(dst + 3, _mm256_permute2x128_si256(u2, u3, 0x31));
+        }
+    }
+    philox_blocks_scalar(out + 4 * b, seed, block + (uint64_t)b, count - b);
+}
+
+NF_TARGET_AVX2 static void chunk_avx2(float *y, const float *x, int64_t i0, int64_t len, uint64_t seed,
+                                      uint64_t offset, float threshold, float scale, enum mode mode) {
+    dropout_chunk(philox_blocks_avx2, y, x, i0, len, seed, offset, threshold, scale, mode);
+}
+
+/* AVX-512 runs the AVX2 rounds and compiles the selects for its own registers. */
+NF_TARGET_AVX512 static void chunk_avx512(float *y, const float *x, int64_t i0, int64_t len, uint64_t seed,
+                                          uint64_t offset, float threshold, float scale, enum mode mode) {
+    dropout_chunk(philox_blocks_avx2, y, x, i0, len, seed, offset, threshold, scale, mode);
+}
+
+static chunk_fn *const CHUNKS[NF_CPU_LEVELS] = {chunk_scalar, chunk_avx2, chunk_avx512};
+#else
+static chunk_fn *const CHUNKS[NF_CPU_LEVELS] = {chunk_scalar, chunk_scalar, chunk_scalar};
+#endif
+
+static int32_t dropout_run(const char *op, float *y, const float *x, int64_t n, uint64_t seed, uint64_t offset,
+                           float p, enum mode mode) {
+    int level;
+    const int32_t status = nf_cpu_level_for(op, &level);
+    if (status != NF_OK) return status;
+    chunk_fn *chunk = CHUNKS[level];
     const float threshold = nf_dropout_threshold(p);
     /* p == 1 keeps nothing; a finite factor there keeps 0 * scale a zero instead of NaN. */
     const float scale = mode == MODE_INVERTED && p < 1.0f ? nf_dropout_scale(p) : 1.0f;
     const int64_t chunks = (n + CHUNK - 1) / CHUNK;
-#pragma omp parallel for schedule(static) num_threads(nf_threads()) if (n >= NF_PARALLEL_MIN_WORK)
-    for (int64_t c = 0; c < chunks; c++) {
-        const int64_t i0 = c * CHUNK;
-        const int64_t len = n - i0 < CHUNK ? n - i0 : CHUNK;
-        dropout_chunk(y + i0, x == NULL ? NULL : x + i0, i0, len, seed, offset, threshold, scale, mode);
-    }
+    NF_PARALLEL_IF(n >= NF_PARALLEL_MIN_WORK, nf_threads(),
+        _Pragma("omp for schedule(static)")
+        for (int64_t c = 0; c < chunks; c++) {
+            const int64_t i0 = c * CHUNK;
+            const int64_t len = n - i0 < CHUNK ? n - i0 : CHUNK;
+            chunk(y + i0, x == NULL ? NULL : x + i0, i0, len, seed, offset, threshold, scale, mode);
+        }
+    );
+    return NF_OK;
 }
 
 /* Checks shared by both entry points: n, p, and a stream range o .. o + n - 1 that does not wrap. */
@@ -114,8 +235,7 @@ static int32_t dropout_map(const char *op, float *y, const float *x, int64_t n, 
         if (y != x) memmove(y, x, (size_t)n * sizeof *y);
         return NF_OK;
     }
-    dropout_run(y, x, n, seed, offset, p, inverted ? MODE_INVERTED : MODE_PLAIN);
-    return NF_OK;
+    return dropout_run(op, y, x, n, seed, offset, p, inverted ? MODE_INVERTED : MODE_PLAIN);
 }
 
 NF_API int32_t nf_dropout_fwd_f32(float *y, const float *x, int64_t n, uint64_t seed, uint64_t offset,
@@ -140,6 +260,5 @@ NF_API int32_t nf_dropout_mask_fwd_f32(float *mask, int64_t n, uint64_t seed, ui
     NF_CHECK_PTR(op, mask);
     const int32_t status = check_common(op, n, offset, p);
     if (status != NF_OK) return status;
-    dropout_run(mask, NULL, n, seed, offset, p, MODE_MASK);
-    return NF_OK;
+    return dropout_run(op, mask, NULL, n, seed, offset, p, MODE_MASK);
 }

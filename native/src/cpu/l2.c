@@ -40,12 +40,14 @@ NF_API int32_t nf_l2_fwd_f32(double *sum_squares, const float *x, int64_t n) {
     double *partial = malloc((size_t)chunks * sizeof *partial);
     if (partial == NULL)
         return nf_fail(NF_ERR_OUT_OF_MEMORY, "%s: cannot allocate %lld partial sums", op, (long long)chunks);
-#pragma omp parallel for schedule(static) num_threads(nf_threads()) if (chunks > 1)
-    for (int64_t c = 0; c < chunks; c++) {
-        const int64_t start = c * L2_CHUNK;
-        const int64_t len = n - start < L2_CHUNK ? n - start : L2_CHUNK;
-        partial[c] = chunk_sum_squares(x + start, len);
-    }
+    NF_PARALLEL_IF(chunks > 1, nf_threads(),
+        _Pragma("omp for schedule(static)")
+        for (int64_t c = 0; c < chunks; c++) {
+            const int64_t start = c * L2_CHUNK;
+            const int64_t len = n - start < L2_CHUNK ? n - start : L2_CHUNK;
+            partial[c] = chunk_sum_squares(x + start, len);
+        }
+    );
     double sum = 0;
     for (int64_t c = 0; c < chunks; c++) sum += partial[c];
     free(partial);
@@ -73,11 +75,15 @@ NF_API int32_t nf_l2_bwd_f32(float *grad, const float *x, int64_t n, float lambd
     NF_CHECK_DISJOINT(op, grad, n, x, n);
     const float factor = 2.0f * lambda;
     if (accumulate) {
-#pragma omp parallel for schedule(static) num_threads(nf_threads()) if (n >= NF_PARALLEL_MIN_WORK)
-        for (int64_t i = 0; i < n; i++) grad[i] = grad[i] + factor * x[i];
+        NF_PARALLEL_IF(n >= NF_PARALLEL_MIN_WORK, nf_threads(),
+            _Pragma("omp for schedule(static)")
+            for (int64_t i = 0; i < n; i++) grad[i] = grad[i] + factor * x[i];
+        );
     } else {
-#pragma omp parallel for schedule(static) num_threads(nf_threads()) if (n >= NF_PARALLEL_MIN_WORK)
-        for (int64_t i = 0; i < n; i++) grad[i] = factor * x[i];
+        NF_PARALLEL_IF(n >= NF_PARALLEL_MIN_WORK, nf_threads(),
+            _Pragma("omp for schedule(static)")
+            for (int64_t i = 0; i < n; i++) grad[i] = factor * x[i];
+        );
     }
     return NF_OK;
 }

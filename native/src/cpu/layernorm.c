@@ -2,7 +2,9 @@
 #include <math.h>
 #include <stddef.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "dispatch.h"
 #include "gemm.h"
 #include "layernorm.h"
 
@@ -10,19 +12,42 @@
 #include "../common/parallel.h"
 
 /*
- * The mean of one row, summed in double in eight lanes: a fixed summation
- * order (deterministic) that the compiler can still vectorize. The backward
- * pass sums the row again in this same order to recover the forward's mean.
+ * Partial sums per row: sixteen lanes of doubles, four vectors of four (four
+ * AVX2 registers, eight SSE2 ones). Lane l takes every sixteenth element from
+ * the l-th, a fixed summation order (deterministic, the same at every level)
+ * with enough independent additions to hide their latency; the lanes are then
+ * added pairwise, lane l with lane l + w for w = 8, 4, 2, 1, as the vectors
+ * halve, and the tail's sum last.
  */
-static double row_mean(const float *x, int64_t n) {
-    double lane[8] = {0};
+typedef double lanes4 __attribute__((vector_size(4 * sizeof(double))));
+typedef float floats4 __attribute__((vector_size(4 * sizeof(float))));
+
+#define LANES 16
+
+/* Four floats from x (any alignment); widened with __builtin_convertvector where used. */
+static inline __attribute__((always_inline)) floats4 load4(const float *x) {
+    floats4 f;
+    memcpy(&f, x, sizeof f);
+    return f;
+}
+
+static inline __attribute__((always_inline)) double lanes_sum(const lanes4 lane[4], double tail) {
+    const lanes4 v = (lane[0] + lane[2]) + (lane[1] + lane[3]);
+    return ((v[0] + v[2]) + (v[1] + v[3])) + tail;
+}
+
+/*
+ * The mean of one row, summed in double in LANES lanes. The backward pass
+ * sums the row again in this same order to recover the forward's mean.
+ */
+static inline __attribute__((always_inline)) double row_mean(const float *x, int64_t n) {
+    lanes4 lane[4] = {{0}};
     int64_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int l = 0; l < 8; l++) lane[l] += x[i + l];
-    double sum = 0;
-    for (; i < n; i++) sum += x[i];
-    for (int l = 0; l < 8; l++) sum += lane[l];
-    return sum / (double)n;
+    for (; i + LANES <= n; i += LANES)
+        for (int v = 0; v < 4; v++) lane[v] += __builtin_convertvector(load4(x + i + 4 * v), lanes4);
+    double tail = 0;
+    for (; i < n; i++) tail += x[i];
+    return lanes_sum(lane, tail) / (double)n;
 }
 
 /*
@@ -31,27 +56,28 @@ static double row_mean(const float *x, int64_t n) {
  * the variance accurate when |mean| >> spread, where E[x^2] - E[x]^2 in float
  * would cancel catastrophically.
  */
-static void row_moments(const float *x, int64_t n, double *mean_out, double *var_out) {
+static inline __attribute__((always_inline)) void row_moments(const float *x, int64_t n, double *mean_out,
+                                                              double *var_out) {
     const double mean = row_mean(x, n);
-    double sq[8] = {0};
+    lanes4 sq[4] = {{0}};
     int64_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int l = 0; l < 8; l++) {
-            const double d = x[i + l] - mean;
-            sq[l] += d * d;
+    for (; i + LANES <= n; i += LANES)
+        for (int v = 0; v < 4; v++) {
+            const lanes4 d = __builtin_convertvector(load4(x + i + 4 * v), lanes4) - mean;
+            sq[v] += d * d;
         }
-    double ss = 0;
+    double tail = 0;
     for (; i < n; i++) {
         const double d = x[i] - mean;
-        ss += d * d;
+        tail += d * d;
     }
-    for (int l = 0; l < 8; l++) ss += sq[l];
     *mean_out = mean;
-    *var_out = ss / (double)n;
+    *var_out = lanes_sum(sq, tail) / (double)n;
 }
 
-void nf_layernorm_apply_row_f32(float *y, const float *x, float mean, float mean_lo, float rstd,
-                                const float *gamma, const float *beta, int64_t cols) {
+static inline __attribute__((always_inline)) void apply_row(float *y, const float *x, float mean, float mean_lo,
+                                                            float rstd, const float *gamma, const float *beta,
+                                                            int64_t cols) {
     for (int64_t j = 0; j < cols; j++) {
         float v = nf_layernorm_xhat(x[j], mean, mean_lo, rstd);
         if (gamma != NULL) v *= gamma[j];
@@ -60,16 +86,56 @@ void nf_layernorm_apply_row_f32(float *y, const float *x, float mean, float mean
     }
 }
 
-void nf_layernorm_row_f32(float *y, float *mean_out, float *rstd_out, const float *x,
-                          const float *gamma, const float *beta, int64_t cols, float eps) {
+void nf_layernorm_apply_row_f32(float *y, const float *x, float mean, float mean_lo, float rstd,
+                                const float *gamma, const float *beta, int64_t cols) {
+    apply_row(y, x, mean, mean_lo, rstd, gamma, beta, cols);
+}
+
+static inline __attribute__((always_inline)) void row_forward(float *y, float *mean_out, float *rstd_out,
+                                                              const float *x, const float *gamma,
+                                                              const float *beta, int64_t cols, float eps) {
     double mean_d, var_d;
     row_moments(x, cols, &mean_d, &var_d);
     const float mean = (float)mean_d;
     const float mean_lo = (float)(mean_d - (double)mean);
     const float rstd = (float)(1.0 / sqrt(var_d + (double)eps));
-    nf_layernorm_apply_row_f32(y, x, mean, mean_lo, rstd, gamma, beta, cols);
+    apply_row(y, x, mean, mean_lo, rstd, gamma, beta, cols);
     if (mean_out != NULL) *mean_out = mean;
     if (rstd_out != NULL) *rstd_out = rstd;
+}
+
+/*
+ * The forward row at each level: the same C, compiled for each instruction
+ * set, so the levels run the same operations in the same order and agree bit
+ * for bit (no level contracts a multiply and an add here).
+ */
+typedef void row_fn(float *y, float *mean, float *rstd, const float *x, const float *gamma, const float *beta,
+                    int64_t cols, float eps);
+
+static void row_scalar(float *y, float *mean, float *rstd, const float *x, const float *gamma, const float *beta,
+                       int64_t cols, float eps) {
+    row_forward(y, mean, rstd, x, gamma, beta, cols, eps);
+}
+
+#if NF_HAVE_X86_LEVELS
+NF_TARGET_AVX2 static void row_avx2(float *y, float *mean, float *rstd, const float *x, const float *gamma,
+                                    const float *beta, int64_t cols, float eps) {
+    row_forward(y, mean, rstd, x, gamma, beta, cols, eps);
+}
+
+NF_TARGET_AVX512 static void row_avx512(float *y, float *mean, float *rstd, const float *x, const float *gamma,
+                                        const float *beta, int64_t cols, float eps) {
+    row_forward(y, mean, rstd, x, gamma, beta, cols, eps);
+}
+
+static row_fn *const ROWS[NF_CPU_LEVELS] = {row_scalar, row_avx2, row_avx512};
+#else
+static row_fn *const ROWS[NF_CPU_LEVELS] = {row_scalar, row_scalar, row_scalar};
+#endif
+
+void nf_layernorm_row_f32(int level, float *y, float *mean_out, float *rstd_out, const float *x,
+                          const float *gamma, const float *beta, int64_t cols, float eps) {
+    ROWS[level](y, mean_out, rstd_out, x, gamma, beta, cols, eps);
 }
 
 float nf_layernorm_mean_lo_f32(const float *x, int64_t cols, float mean) {
@@ -91,14 +157,19 @@ NF_API int32_t nf_layernorm_fwd_f32(float *y, float *mean, float *rstd, const fl
     NF_CHECK_PTR(op, x);
     NF_CHECK_POSITIVE(op, rows);
     NF_CHECK_POSITIVE(op, cols);
-    const int32_t status = nf_layernorm_check_eps(op, eps);
+    int32_t status = nf_layernorm_check_eps(op, eps);
+    if (status != NF_OK) return status;
+    int level;
+    status = nf_cpu_level_for(op, &level);
     if (status != NF_OK) return status;
 
     const int parallel = rows > 1 && rows * cols >= NF_PARALLEL_MIN_WORK;
-#pragma omp parallel for schedule(static) num_threads(nf_threads()) if (parallel)
-    for (int64_t r = 0; r < rows; r++)
-        nf_layernorm_row_f32(y + r * cols, mean ? mean + r : NULL, rstd ? rstd + r : NULL,
-                             x + r * cols, gamma, beta, cols, eps);
+    NF_PARALLEL_IF(parallel, nf_threads(),
+        _Pragma("omp for schedule(static)")
+        for (int64_t r = 0; r < rows; r++)
+            nf_layernorm_row_f32(level, y + r * cols, mean ? mean + r : NULL, rstd ? rstd + r : NULL,
+                                 x + r * cols, gamma, beta, cols, eps);
+    );
     return NF_OK;
 }
 
@@ -204,13 +275,12 @@ NF_API int32_t nf_layernorm_bwd_f32(float *dx, float *dgamma, float *dbeta, cons
     if (mean_lo == NULL)
         return nf_fail(NF_ERR_OUT_OF_MEMORY, "%s: cannot allocate %lld floats of scratch", op,
                        (long long)rows);
-#pragma omp parallel num_threads(nf_threads()) if (n >= NF_PARALLEL_MIN_WORK)
-    {
-#pragma omp for schedule(static)
+    NF_PARALLEL_IF(n >= NF_PARALLEL_MIN_WORK, nf_threads(),
+        _Pragma("omp for schedule(static)")
         for (int64_t r = 0; r < rows; r++) mean_lo[r] = nf_layernorm_mean_lo_f32(x + r * cols, cols, mean[r]);
         nf_layernorm_bwd_team_f32(dx, dgamma, dbeta, dy, x, mean, mean_lo, rstd, gamma, rows, cols,
                                   accumulate);
-    }
+    );
     free(mean_lo);
     return NF_OK;
 }

@@ -29,10 +29,11 @@ void nf_layernorm_apply_row_f32(float *y, const float *x, float mean, float mean
 
 /*
  * y = (x - mean) * rstd * gamma + beta over one row of cols elements, with the
- * semantics of nf_layernorm_fwd_f32; y may be x (in place). gamma, beta, mean
- * and rstd may be NULL. The caller validates the rest.
+ * semantics of nf_layernorm_fwd_f32, by the code of `level` (an
+ * NF_CPU_LEVEL_*; every level gives the same bits); y may be x (in place).
+ * gamma, beta, mean and rstd may be NULL. The caller validates the rest.
  */
-void nf_layernorm_row_f32(float *y, float *mean, float *rstd, const float *x, const float *gamma,
+void nf_layernorm_row_f32(int level, float *y, float *mean, float *rstd, const float *x, const float *gamma,
                           const float *beta, int64_t cols, float eps);
 
 /*

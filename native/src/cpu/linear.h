@@ -1,11 +1,21 @@
 /*
- * The Linear backward pass, shared by linear.c and the fused
- * linear_ln_relu.c. Internal: hidden, not part of the ABI.
+ * The Linear routines shared by linear.c and the fused linear_ln_relu.c.
+ * Internal: hidden, not part of the ABI.
  */
 #ifndef NF_CPU_LINEAR_H
 #define NF_CPU_LINEAR_H
 
 #include <stdint.h>
+
+#include "gemm.h"
+
+/*
+ * The scratch of nf_linear_bwd_team_f32 for these sizes, at `level`, for up
+ * to `threads` threads; records op's failure and returns its status when it
+ * cannot be allocated.
+ */
+int32_t nf_linear_bwd_workspace_alloc(nf_gemm_workspace *ws, const char *op, int level, int threads, int64_t rows,
+                                      int64_t in_features, int64_t out_features, int accumulate);
 
 /*
  * dx = dy weight, dweight = dy^T x and dbias = the column sums of dy, with the
@@ -13,11 +23,17 @@
  * among the team like the routines of gemm.h: every thread of the team must
  * call it. The caller validates the arguments.
  */
-void nf_linear_bwd_team_f32(float *dx, float *dweight, float *dbias, const float *dy, const float *x,
-                            const float *weight, int64_t rows, int64_t in_features, int64_t out_features,
-                            int accumulate);
+void nf_linear_bwd_team_f32(const nf_gemm_workspace *ws, float *dx, float *dweight, float *dbias, const float *dy,
+                            const float *x, const float *weight, int64_t rows, int64_t in_features,
+                            int64_t out_features, int accumulate);
 
 /* Whether the backward products of these sizes are big enough to pay for a parallel region. */
 int nf_linear_bwd_worth_parallel(int64_t rows, int64_t in_features, int64_t out_features);
+
+/*
+ * The floats of a packed weight of these sizes (nf_linear_packed_numel),
+ * or op's failure when the count overflows.
+ */
+int32_t nf_linear_packed_numel_for(const char *op, int64_t *numel, int64_t in_features, int64_t out_features);
 
 #endif

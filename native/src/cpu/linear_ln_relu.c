@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 
+#include "dispatch.h"
 #include "gemm.h"
 #include "layernorm.h"
 #include "linear.h"
@@ -15,61 +16,99 @@
 #include "../common/error.h"
 #include "../common/parallel.h"
 
-/*
- * Bytes of products per row block: the block is normalized right after its
- * product, so it should still be in L2 (256 KiB leaves room for the operands).
- */
-#define BLOCK_BYTES ((int64_t)256 * 1024)
+/* What the epilogue needs to normalize and rectify rows of the product. */
+typedef struct {
+    float *y, *mean, *rstd;
+    const float *product, *gamma, *beta;
+    int64_t cols;
+    float eps;
+    int relu, level;
+} ln_relu_rows;
 
-NF_API int32_t nf_linear_ln_relu_fwd_f32(float *y, float *h, float *mean, float *rstd,
-                                         const float *x, const float *weight, const float *bias,
-                                         const float *gamma, const float *beta, int64_t rows,
-                                         int64_t in_features, int64_t out_features, float eps,
-                                         int32_t relu) {
-    static const char op[] = "nf_linear_ln_relu_fwd_f32";
+/* LayerNorm, then ReLU, on rows [r0, r1) of the product, which the engine has just computed. */
+static void normalize_rows(const void *context, int64_t r0, int64_t r1) {
+    const ln_relu_rows *e = context;
+    for (int64_t r = r0; r < r1; r++) {
+        float *y_row = e->y + r * e->cols;
+        nf_layernorm_row_f32(e->level, y_row, e->mean != NULL ? e->mean + r : NULL,
+                             e->rstd != NULL ? e->rstd + r : NULL, e->product + r * e->cols, e->gamma, e->beta,
+                             e->cols, e->eps);
+        if (e->relu) nf_relu_span_f32(y_row, y_row, e->cols);
+    }
+}
+
+/*
+ * The forward of both entry points: weight is the weight (packed = 0), packed
+ * into the scratch first, or the packed weight (packed = 1).
+ */
+static int32_t forward(const char *op, float *y, float *h, float *mean, float *rstd, const float *x,
+                       const float *weight, int packed, const float *bias, const float *gamma, const float *beta,
+                       int64_t rows, int64_t in_features, int64_t out_features, float eps, int32_t relu) {
+    const char *weight_name = packed ? "packed" : "weight";
     NF_CHECK_PTR(op, y);
     NF_CHECK_PTR(op, x);
-    NF_CHECK_PTR(op, weight);
+    if (weight == NULL) return nf_fail(NF_ERR_INVALID_ARGUMENT, "%s: %s is NULL", op, weight_name);
     NF_CHECK_POSITIVE(op, rows);
     NF_CHECK_POSITIVE(op, in_features);
     NF_CHECK_POSITIVE(op, out_features);
-    const int32_t status = nf_layernorm_check_eps(op, eps);
+    int32_t status = nf_layernorm_check_eps(op, eps);
     if (status != NF_OK) return status;
     NF_CHECK_FLAG(op, relu);
+    int64_t packed_numel;
+    status = nf_linear_packed_numel_for(op, &packed_numel, in_features, out_features);
+    if (status != NF_OK) return status;
+    const int64_t weight_numel = packed ? packed_numel : out_features * in_features;
     const int64_t out_numel = rows * out_features;
     NF_CHECK_DISJOINT(op, y, out_numel, h, out_numel);
     NF_CHECK_DISJOINT(op, y, out_numel, x, rows * in_features);
-    NF_CHECK_DISJOINT(op, y, out_numel, weight, out_features * in_features);
     NF_CHECK_DISJOINT(op, h, out_numel, x, rows * in_features);
-    NF_CHECK_DISJOINT(op, h, out_numel, weight, out_features * in_features);
+    if (NF_OVERLAPS(y, out_numel, weight, weight_numel))
+        return nf_fail(NF_ERR_INVALID_ARGUMENT, "%s: y overlaps %s", op, weight_name);
+    if (NF_OVERLAPS(h, out_numel, weight, weight_numel))
+        return nf_fail(NF_ERR_INVALID_ARGUMENT, "%s: h overlaps %s", op, weight_name);
     NF_CHECK_DISJOINT(op, mean, rows, rstd, rows);
+    int level;
+    status = nf_cpu_level_for(op, &level);
+    if (status != NF_OK) return status;
 
+    const int parallel = nf_gemm_worth_parallel(rows, in_features, out_features);
+    nf_gemm_workspace ws;
+    status = nf_gemm_workspace_alloc(&ws, op, level, parallel ? nf_threads() : 1, rows, in_features,
+                                     packed ? 0 : packed_numel, 0);
+    if (status != NF_OK) return status;
     /* Without h the product lands in y and is normalized in place. */
     float *product = h != NULL ? h : y;
-    const int64_t block_rows_by_size = BLOCK_BYTES / ((int64_t)sizeof(float) * out_features);
-    const int64_t block_rows = block_rows_by_size > 1 ? block_rows_by_size : 1;
-
-    /*
-     * One team for all blocks: the product of a block is shared among the
-     * threads by output tiles (so a batch of 4 still uses them all), the
-     * barrier closing that work-sharing loop makes the whole rows visible,
-     * and the rows are then normalized in parallel. Both steps compute each
-     * element in a fixed order, so the threads do not change the result.
-     */
-#pragma omp parallel num_threads(nf_threads()) if (nf_gemm_worth_parallel(rows, in_features, out_features))
-    for (int64_t r0 = 0; r0 < rows; r0 += block_rows) {
-        const int64_t n = rows - r0 < block_rows ? rows - r0 : block_rows;
-        nf_gemm_nt_f32(product + r0 * out_features, x + r0 * in_features, weight, bias, n, in_features,
-                       out_features);
-#pragma omp for schedule(static)
-        for (int64_t r = r0; r < r0 + n; r++) {
-            float *y_row = y + r * out_features;
-            nf_layernorm_row_f32(y_row, mean != NULL ? mean + r : NULL, rstd != NULL ? rstd + r : NULL,
-                                 product + r * out_features, gamma, beta, out_features, eps);
-            if (relu) nf_relu_span_f32(y_row, y_row, out_features);
-        }
+    const ln_relu_rows rows_context = {y, mean, rstd, product, gamma, beta, out_features, eps, relu, level};
+    const nf_gemm_epilogue epilogue = {normalize_rows, &rows_context};
+    const nf_gemm_operand a = {x, in_features, 1};
+    if (!packed && !parallel && nf_gemm_nt_small_f32(&ws, product, x, weight, bias, rows, in_features, out_features)) {
+        normalize_rows(&rows_context, 0, rows);
+        nf_gemm_workspace_free(&ws);
+        return NF_OK;
     }
+    NF_PARALLEL_IF(parallel, ws.threads,
+        if (!packed) nf_gemm_pack_weight_f32(ws.level, ws.packed_b, weight, in_features, out_features);
+        nf_gemm_f32(&ws, product, a, packed ? weight : ws.packed_b, bias, rows, in_features, out_features,
+                    &epilogue);
+    );
+    nf_gemm_workspace_free(&ws);
     return NF_OK;
+}
+
+NF_API int32_t nf_linear_ln_relu_fwd_f32(float *y, float *h, float *mean, float *rstd, const float *x,
+                                         const float *weight, const float *bias, const float *gamma,
+                                         const float *beta, int64_t rows, int64_t in_features,
+                                         int64_t out_features, float eps, int32_t relu) {
+    return forward("nf_linear_ln_relu_fwd_f32", y, h, mean, rstd, x, weight, 0, bias, gamma, beta, rows,
+                   in_features, out_features, eps, relu);
+}
+
+NF_API int32_t nf_linear_ln_relu_packed_fwd_f32(float *y, float *h, float *mean, float *rstd, const float *x,
+                                                const float *packed, const float *bias, const float *gamma,
+                                                const float *beta, int64_t rows, int64_t in_features,
+                                                int64_t out_features, float eps, int32_t relu) {
+    return forward("nf_linear_ln_relu_packed_fwd_f32", y, h, mean, rstd, x, packed, 1, bias, gamma, beta, rows,
+                   in_features, out_features, eps, relu);
 }
 
 NF_API int32_t nf_linear_ln_relu_bwd_f32(float *dx, float *dweight, float *dbias, float *dgamma, float *dbeta,
@@ -97,7 +136,10 @@ NF_API int32_t nf_linear_ln_relu_bwd_f32(float *dx, float *dweight, float *dbias
     const nf_span inputs[] = {NF_SPAN(dy, out_numel), NF_SPAN(x, x_numel), NF_SPAN(weight, weight_numel),
                               NF_SPAN(h, out_numel), NF_SPAN(mean, rows), NF_SPAN(rstd, rows),
                               NF_SPAN(gamma, out_features), NF_SPAN(beta, out_features)};
-    const int32_t status = nf_check_disjoint(op, outputs, 5, inputs, 8);
+    int32_t status = nf_check_disjoint(op, outputs, 5, inputs, 8);
+    if (status != NF_OK) return status;
+    int level;
+    status = nf_cpu_level_for(op, &level);
     if (status != NF_OK) return status;
 
     /* dh, the gradient of the product, and the low parts of the row means. */
@@ -117,9 +159,15 @@ NF_API int32_t nf_linear_ln_relu_bwd_f32(float *dx, float *dweight, float *dbias
      */
     const int parallel = nf_linear_bwd_worth_parallel(rows, in_features, out_features) ||
                          out_numel >= NF_PARALLEL_MIN_WORK;
-#pragma omp parallel num_threads(nf_threads()) if (parallel)
-    {
-#pragma omp for schedule(static)
+    nf_gemm_workspace ws;
+    status = nf_linear_bwd_workspace_alloc(&ws, op, level, parallel ? nf_threads() : 1, rows, in_features,
+                                           out_features, accumulate);
+    if (status != NF_OK) {
+        free(scratch);
+        return status;
+    }
+    NF_PARALLEL_IF(parallel, ws.threads,
+        _Pragma("omp for schedule(static)")
         for (int64_t r = 0; r < rows; r++) {
             const float *h_row = h + r * out_features;
             mean_lo[r] = nf_layernorm_mean_lo_f32(h_row, out_features, mean[r]);
@@ -131,8 +179,9 @@ NF_API int32_t nf_linear_ln_relu_bwd_f32(float *dx, float *dweight, float *dbias
         }
         nf_layernorm_bwd_team_f32(dh, dgamma, dbeta, relu ? dh : dy, h, mean, mean_lo, rstd, gamma, rows,
                                   out_features, accumulate);
-        nf_linear_bwd_team_f32(dx, dweight, dbias, dh, x, weight, rows, in_features, out_features, accumulate);
-    }
+        nf_linear_bwd_team_f32(&ws, dx, dweight, dbias, dh, x, weight, rows, in_features, out_features, accumulate);
+    );
+    nf_gemm_workspace_free(&ws);
     free(scratch);
     return NF_OK;
 }

@@ -34,12 +34,14 @@ NF_API int32_t nf_relu_fwd_f32(float *y, const float *x, int64_t n) {
     if (y != x) NF_CHECK_DISJOINT(op, y, n, x, n);
 
     const int64_t chunks = (n + RELU_CHUNK - 1) / RELU_CHUNK;
-#pragma omp parallel for schedule(static) num_threads(nf_threads()) if (n >= NF_PARALLEL_MIN_WORK)
-    for (int64_t c = 0; c < chunks; c++) {
-        const int64_t begin = c * RELU_CHUNK;
-        const int64_t len = n - begin < RELU_CHUNK ? n - begin : RELU_CHUNK;
-        nf_relu_span_f32(y + begin, x + begin, len);
-    }
+    NF_PARALLEL_IF(n >= NF_PARALLEL_MIN_WORK, nf_threads(),
+        _Pragma("omp for schedule(static)")
+        for (int64_t c = 0; c < chunks; c++) {
+            const int64_t begin = c * RELU_CHUNK;
+            const int64_t len = n - begin < RELU_CHUNK ? n - begin : RELU_CHUNK;
+            nf_relu_span_f32(y + begin, x + begin, len);
+        }
+    );
     return NF_OK;
 }
 
@@ -53,11 +55,13 @@ NF_API int32_t nf_relu_bwd_f32(float *dx, const float *dy, const float *y, int64
     NF_CHECK_DISJOINT(op, dx, n, y, n);
 
     const int64_t chunks = (n + RELU_CHUNK - 1) / RELU_CHUNK;
-#pragma omp parallel for schedule(static) num_threads(nf_threads()) if (n >= NF_PARALLEL_MIN_WORK)
-    for (int64_t c = 0; c < chunks; c++) {
-        const int64_t begin = c * RELU_CHUNK;
-        const int64_t len = n - begin < RELU_CHUNK ? n - begin : RELU_CHUNK;
-        nf_relu_bwd_span_f32(dx + begin, dy + begin, y + begin, len);
-    }
+    NF_PARALLEL_IF(n >= NF_PARALLEL_MIN_WORK, nf_threads(),
+        _Pragma("omp for schedule(static)")
+        for (int64_t c = 0; c < chunks; c++) {
+            const int64_t begin = c * RELU_CHUNK;
+            const int64_t len = n - begin < RELU_CHUNK ? n - begin : RELU_CHUNK;
+            nf_relu_bwd_span_f32(dx + begin, dy + begin, y + begin, len);
+        }
+    );
     return NF_OK;
 }

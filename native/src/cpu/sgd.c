@@ -87,7 +87,9 @@ NF_API int32_t nf_sgd_step_f32(float *param, float *momentum_buffer, const float
     /* Each element reads only its own param, buffer and grad: any split of the work gives the same bits. */
     float *buf = momentum != 0.0f ? momentum_buffer : NULL;
     const float keep = 1.0f - dampening;
-#pragma omp parallel for schedule(static) num_threads(nf_threads()) if (n >= NF_PARALLEL_MIN_WORK)
-    for (int64_t i = 0; i < n; i++) param[i] = sgd_update(param[i], buf == NULL ? NULL : buf + i, grad[i], s, keep);
+    NF_PARALLEL_IF(n >= NF_PARALLEL_MIN_WORK, nf_threads(),
+        _Pragma("omp for schedule(static)")
+        for (int64_t i = 0; i < n; i++) param[i] = sgd_update(param[i], buf == NULL ? NULL : buf + i, grad[i], s, keep);
+    );
     return NF_OK;
 }

@@ -92,8 +92,10 @@ static int32_t run_rows(const char *op, row_fn row, float *y, const float *x, in
     NF_CHECK_POSITIVE(op, rows);
     NF_CHECK_POSITIVE(op, cols);
     const int parallel = rows > 1 && rows * cols >= NF_PARALLEL_MIN_WORK;
-#pragma omp parallel for schedule(static) num_threads(nf_threads()) if (parallel)
-    for (int64_t r = 0; r < rows; r++) row(y + r * cols, x + r * cols, cols);
+    NF_PARALLEL_IF(parallel, nf_threads(),
+        _Pragma("omp for schedule(static)")
+        for (int64_t r = 0; r < rows; r++) row(y + r * cols, x + r * cols, cols);
+    );
     return NF_OK;
 }
 

@@ -14,7 +14,8 @@ import nnfuse.internal.bindings.nnfuse_h;
  *
  * <p>Each block of rows is normalized right after its product is computed, while it is still in cache.
  * The product is exactly {@link LinearOps}'s and the normalization exactly {@link LayerNormOps}'s (the same
- * native routines), so the result is bit-identical to the unfused chain and to any thread count.
+ * native routines), so the result is bit-identical to the unfused chain and to any thread count. A
+ * {@link PackedWeight} saves packing the weight on every call.
  *
  * <p>For training, the op keeps only what the backward pass needs: the product {@code h = x weight^T + bias}
  * before normalization and the per-row {@code mean} and {@code rstd}; {@code xhat = (h - mean) * rstd}
@@ -57,6 +58,52 @@ public final class LinearLnReluOps {
     public static void forward(Tensor y, Tensor h, Tensor mean, Tensor rstd, Tensor x, Tensor weight, Tensor bias,
             Tensor gamma, Tensor beta, float eps, boolean relu) {
         LinearOps.Shape s = LinearOps.Shape.of(OP, x, weight, bias);
+        checkForward(s, y, h, mean, rstd, x, weight, weight.describe(), bias, gamma, beta, eps);
+        NativeLibrary.ensureLoaded();
+        Status.check(nnfuse_h.nf_linear_ln_relu_fwd_f32(y.segment(), Tensor.segmentOrNull(h),
+                Tensor.segmentOrNull(mean), Tensor.segmentOrNull(rstd), x.segment(), weight.segment(),
+                Tensor.segmentOrNull(bias), Tensor.segmentOrNull(gamma), Tensor.segmentOrNull(beta), s.rows(),
+                s.in(), s.out(), eps, relu ? 1 : 0));
+    }
+
+    /**
+     * Computes {@code relu(layerNorm(x weight^T + bias))} into a new tensor with the weight packed once by
+     * {@link PackedWeight}: the same result, bit for bit, as with the weight itself, without packing it again.
+     *
+     * @param x      input, any rank >= 1, last dimension {@code in_features}
+     * @param weight the packed {@code [out_features, in_features]} weight
+     * @param bias   shape {@code [out_features]}, or null for none
+     * @param gamma  LayerNorm scale, shape {@code [out_features]}, or null for none
+     * @param beta   LayerNorm shift, shape {@code [out_features]}, or null for none
+     * @param eps    added to the variance; finite and >= 0
+     * @param relu   whether to apply the ReLU
+     * @return a tensor of shape {@code x.shape[:-1] + [out_features]}
+     */
+    public static Tensor forward(Tensor x, PackedWeight weight, Tensor bias, Tensor gamma, Tensor beta, float eps,
+            boolean relu) {
+        return Outputs.fill(Tensor.zeros(LinearOps.Shape.of(OP, x, weight, bias).output()),
+                y -> forward(y, null, null, null, x, weight, bias, gamma, beta, eps, relu));
+    }
+
+    /**
+     * {@link #forward(Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, float, boolean)}
+     * with a packed weight: the same results, bit for bit.
+     */
+    public static void forward(Tensor y, Tensor h, Tensor mean, Tensor rstd, Tensor x, PackedWeight weight,
+            Tensor bias, Tensor gamma, Tensor beta, float eps, boolean relu) {
+        LinearOps.Shape s = LinearOps.Shape.of(OP, x, weight, bias);
+        Tensor packed = weight.tensor(OP);
+        checkForward(s, y, h, mean, rstd, x, packed, weight.describe(), bias, gamma, beta, eps);
+        NativeLibrary.ensureLoaded();
+        Status.check(nnfuse_h.nf_linear_ln_relu_packed_fwd_f32(y.segment(), Tensor.segmentOrNull(h),
+                Tensor.segmentOrNull(mean), Tensor.segmentOrNull(rstd), x.segment(), packed.segment(),
+                Tensor.segmentOrNull(bias), Tensor.segmentOrNull(gamma), Tensor.segmentOrNull(beta), s.rows(),
+                s.in(), s.out(), eps, relu ? 1 : 0));
+    }
+
+    /** The checks of both writing forms; {@code weight} is the tensor passed down (the packed one, or the weight). */
+    private static void checkForward(LinearOps.Shape s, Tensor y, Tensor h, Tensor mean, Tensor rstd, Tensor x,
+            Tensor weight, String weightDescription, Tensor bias, Tensor gamma, Tensor beta, float eps) {
         Checks.tensor(OP, "y", y);
         Checks.optional(OP, "h", h);
         Checks.optional(OP, "mean", mean);
@@ -66,7 +113,7 @@ public final class LinearLnReluOps {
         long[] output = s.output();
         long[] features = {s.out()};
         long[] perRow = {s.rows()};
-        String outFeatures = "out_features = the first dimension of weight " + weight.describe();
+        String outFeatures = "out_features = the first dimension of weight " + weightDescription;
         String rows = "one per row of x " + x.describe();
         Checks.shape(OP, "y", y, output, "x.shape[:-1] + [out_features]");
         Checks.shape(OP, "h", h, output, "the shape of y");
@@ -77,11 +124,6 @@ public final class LinearLnReluOps {
         Checks.nonNegative(OP, "eps", eps);
         Checks.distinct(OP, 4, List.of("y", "h", "mean", "rstd", "x", "weight", "bias", "gamma", "beta"),
                 y, h, mean, rstd, x, weight, bias, gamma, beta);
-        NativeLibrary.ensureLoaded();
-        Status.check(nnfuse_h.nf_linear_ln_relu_fwd_f32(y.segment(), Tensor.segmentOrNull(h),
-                Tensor.segmentOrNull(mean), Tensor.segmentOrNull(rstd), x.segment(), weight.segment(),
-                Tensor.segmentOrNull(bias), Tensor.segmentOrNull(gamma), Tensor.segmentOrNull(beta), s.rows(),
-                s.in(), s.out(), eps, relu ? 1 : 0));
     }
 
     /**

@@ -12,9 +12,11 @@ import nnfuse.internal.bindings.nnfuse_h;
  * {@code x} has any rank >= 1 and {@code in_features} as its last dimension; the leading dimensions are
  * flattened into rows, and {@code y} has the shape {@code x.shape[:-1] + [out_features]}.
  *
- * <p>Each output element is a float32 dot product summed in one fixed order that depends on
- * {@code in_features} alone, so results are bit-identical whatever the thread count and whichever batch a
- * row comes in; they may differ from PyTorch's in the last bits, as any two BLAS libraries do.
+ * <p>Each output element is a float32 dot product summed in one fixed order, ascending along
+ * {@code in_features} (with one fused multiply-add per term at the {@link CpuLevel#AVX2} and
+ * {@link CpuLevel#AVX512} levels), so at a given level results are bit-identical whatever the thread count and
+ * whichever batch a row comes in; they may differ from PyTorch's in the last bits, as any two BLAS libraries
+ * do. The weight is packed for the product on every call; {@link PackedWeight} packs it once per update.
  *
  * <p>Stateless and thread-safe; the usual rules of {@link Tensor} apply to the tensors passed in.
  */
@@ -47,6 +49,37 @@ public final class LinearOps {
         Checks.distinct(op, 1, List.of("y", "x", "weight", "bias"), y, x, weight, bias);
         NativeLibrary.ensureLoaded();
         Status.check(nnfuse_h.nf_linear_fwd_f32(y.segment(), x.segment(), weight.segment(),
+                Tensor.segmentOrNull(bias), s.rows(), s.in(), s.out()));
+    }
+
+    /**
+     * Computes {@code x weight^T + bias} into a new tensor, with the weight packed once by
+     * {@link PackedWeight}: the same result, bit for bit, as with the weight itself, without packing it again.
+     *
+     * @param x      input, any rank >= 1, last dimension {@code in_features}
+     * @param weight the packed {@code [out_features, in_features]} weight
+     * @param bias   shape {@code [out_features]}, or null for none
+     */
+    public static Tensor forward(Tensor x, PackedWeight weight, Tensor bias) {
+        Tensor y = Tensor.zeros(Shape.of("linear", x, weight, bias).output());
+        return Outputs.fill(y, out -> forward(out, x, weight, bias));
+    }
+
+    /**
+     * Computes {@code x weight^T + bias} into {@code y} with a packed weight (see
+     * {@link #forward(Tensor, PackedWeight, Tensor)}); {@code y} must be a tensor of its own.
+     *
+     * @param y output, shape {@code x.shape[:-1] + [out_features]}
+     */
+    public static void forward(Tensor y, Tensor x, PackedWeight weight, Tensor bias) {
+        final String op = "linear";
+        Shape s = Shape.of(op, x, weight, bias);
+        Checks.tensor(op, "y", y);
+        Checks.shape(op, "y", y, s.output(), "x.shape[:-1] + [out_features]");
+        Tensor packed = weight.tensor(op);
+        Checks.distinct(op, 1, List.of("y", "x", "weight", "bias"), y, x, packed, bias);
+        NativeLibrary.ensureLoaded();
+        Status.check(nnfuse_h.nf_linear_packed_fwd_f32(y.segment(), x.segment(), packed.segment(),
                 Tensor.segmentOrNull(bias), s.rows(), s.in(), s.out()));
     }
 
@@ -98,15 +131,26 @@ public final class LinearOps {
             Checks.tensor(op, "weight", weight);
             Checks.optional(op, "bias", bias);
             Checks.rank(op, "weight", weight, 2, "[out_features, in_features]");
+            return of(op, x, weight.size(1), weight.size(0), Arrays.toString(weight.shape()), weight.describe(), bias);
+        }
+
+        /** As {@link #of(String, Tensor, Tensor, Tensor)} for a packed weight. */
+        static Shape of(String op, Tensor x, PackedWeight weight, Tensor bias) {
+            Checks.tensor(op, "x", x);
+            Checks.notNull(op, "weight", weight).tensor(op);
+            Checks.optional(op, "bias", bias);
+            return of(op, x, weight.inFeatures(), weight.outFeatures(), weight.describe(), weight.describe(), bias);
+        }
+
+        private static Shape of(String op, Tensor x, long weightIn, long out, String weightShape,
+                String weightDescription, Tensor bias) {
             long in = x.size(-1);
-            if (weight.size(1) != in) {
+            if (weightIn != in) {
                 throw new IllegalArgumentException(op + ": weight must have shape [out_features, " + in
-                        + "] (in_features = the last dimension of x " + x.describe() + "), got "
-                        + Arrays.toString(weight.shape()));
+                        + "] (in_features = the last dimension of x " + x.describe() + "), got " + weightShape);
             }
-            long out = weight.size(0);
             Checks.shape(op, "bias", bias, new long[] {out},
-                    "out_features = the first dimension of weight " + weight.describe());
+                    "out_features = the first dimension of weight " + weightDescription);
             return new Shape(x.numel() / in, in, out, x.shape());
         }
 

@@ -4,13 +4,21 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Objects;
 import nnfuse.internal.NativeLibrary;
 import nnfuse.internal.Status;
 import nnfuse.internal.bindings.nnfuse_h;
 
 /**
  * The library as a whole: version, where the native code came from, the CPU
- * features it sees, the thread count, and which backend runs ops.
+ * features it sees, the SIMD level its CPU kernels run at, the thread count,
+ * and which backend runs ops.
+ *
+ * <p>The CPU level is the widest this CPU supports unless the system property
+ * {@value #CPU_LEVEL_PROPERTY} (read when the library is loaded) or the
+ * environment variable {@code NNFUSE_CPU_LEVEL} names one, the property
+ * winning; {@link #setCpuLevel} changes it later. A level the CPU lacks is an
+ * error, never a silent fallback: every op with per-level code then throws.
  *
  * <p>The backend is chosen once, at first use: the system property
  * {@value #BACKEND_PROPERTY} (or the environment variable {@code NNFUSE_BACKEND})
@@ -20,6 +28,12 @@ import nnfuse.internal.bindings.nnfuse_h;
 public final class Nnfuse {
     /** System property naming the backend: {@code cpu} or {@code cuda}. */
     public static final String BACKEND_PROPERTY = "nnfuse.backend";
+
+    /** System property naming the CPU level: {@code scalar}, {@code avx2} or {@code avx512}. */
+    public static final String CPU_LEVEL_PROPERTY = NativeLibrary.CPU_LEVEL_PROPERTY;
+
+    /** Whether {@link #setCpuLevel} has run, which makes the level its choice rather than the property's. */
+    private static volatile boolean cpuLevelSet;
 
     private Nnfuse() {}
 
@@ -46,7 +60,7 @@ public final class Nnfuse {
 
     /** The native library's version, e.g. {@code 0.1.0}. */
     public static String version() {
-        NativeLibrary.ensureLoaded();
+        NativeLibrary.ensureOpened();
         return nnfuse_h.nf_version().getString(0);
     }
 
@@ -62,7 +76,7 @@ public final class Nnfuse {
 
     /** The SIMD features of this CPU that nnfuse can use, e.g. {@code [avx, avx2, fma]}. */
     public static List<String> cpuFeatures() {
-        NativeLibrary.ensureLoaded();
+        NativeLibrary.ensureOpened();
         int bits = nnfuse_h.nf_cpu_features();
         String[] names = {"sse4.2", "avx", "avx2", "fma", "avx512f"};
         List<String> features = new ArrayList<>();
@@ -74,9 +88,57 @@ public final class Nnfuse {
         return List.copyOf(features);
     }
 
+    /**
+     * The SIMD level the CPU kernels run at.
+     *
+     * @throws NnfuseException when {@code NNFUSE_CPU_LEVEL} names a level this CPU lacks, or no level
+     */
+    public static CpuLevel cpuLevel() {
+        NativeLibrary.ensureLoaded();
+        int id = nnfuse_h.nf_cpu_level();
+        if (id < 0) {
+            throw new NnfuseException(id, nnfuse_h.nf_last_error().getString(0));
+        }
+        return CpuLevel.ofId(id);
+    }
+
+    /**
+     * Why the CPU level is what it is, e.g. {@code detected: the widest level this CPU supports}, {@code forced
+     * by NNFUSE_CPU_LEVEL} or {@code forced by -Dnnfuse.cpu.level=avx2}.
+     */
+    public static String cpuLevelReason() {
+        NativeLibrary.ensureLoaded();
+        String property = NativeLibrary.appliedCpuLevelProperty();
+        if (property != null && !cpuLevelSet) {
+            return "forced by -D" + CPU_LEVEL_PROPERTY + "=" + property;
+        }
+        return cpuLevelSet ? "set by Nnfuse.setCpuLevel" : nnfuse_h.nf_cpu_level_reason().getString(0);
+    }
+
+    /** Whether this CPU (and this build of the library) can run {@code level}. */
+    public static boolean supports(CpuLevel level) {
+        Objects.requireNonNull(level, "level");
+        NativeLibrary.ensureOpened();
+        return nnfuse_h.nf_cpu_level_supported(level.id()) != 0;
+    }
+
+    /**
+     * Makes every later op run its CPU kernels at {@code level}, for all callers, overriding the property and
+     * the environment. Meant for tests and benchmarks that compare levels: an op already running keeps the
+     * level it started with.
+     *
+     * @throws NnfuseException when this CPU lacks {@code level} (nothing changes then)
+     */
+    public static void setCpuLevel(CpuLevel level) {
+        Objects.requireNonNull(level, "level");
+        NativeLibrary.ensureLoaded();
+        Status.check(nnfuse_h.nf_set_cpu_level(level.id()));
+        cpuLevelSet = true;
+    }
+
     /** Threads the kernels use. */
     public static int threads() {
-        NativeLibrary.ensureLoaded();
+        NativeLibrary.ensureOpened();
         return nnfuse_h.nf_get_num_threads();
     }
 
@@ -88,13 +150,13 @@ public final class Nnfuse {
         if (threads < 1) {
             throw new IllegalArgumentException("threads must be >= 1, got " + threads);
         }
-        NativeLibrary.ensureLoaded();
+        NativeLibrary.ensureOpened();
         Status.check(nnfuse_h.nf_set_num_threads(threads));
     }
 
     /** Whether the native library was built with the CUDA backend. */
     public static boolean cudaBuilt() {
-        NativeLibrary.ensureLoaded();
+        NativeLibrary.ensureOpened();
         return nnfuse_h.nf_cuda_built() != 0;
     }
 

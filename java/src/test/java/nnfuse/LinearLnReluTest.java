@@ -11,18 +11,25 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.stream.Stream;
 import nnfuse.reference.LinearLnReluReference;
+import nnfuse.testing.CpuLevels;
 import nnfuse.testing.TestData;
 import nnfuse.testing.Threads;
 import nnfuse.testing.Tolerance;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.Parameter;
+import org.junit.jupiter.params.ParameterizedClass;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * Fused Linear + LayerNorm + ReLU forward: native against the double reference and against the unfused chain
  * of native ops, on the worksheet model's blocks and awkward shapes; the optional outputs, the saved bytes,
- * threads and bad input.
+ * threads, packed weights (bit-identical to the weight's) and bad input, at each CPU level this machine
+ * supports ({@link CpuLevels}).
  *
  * <p>Tolerances. {@code h = x W^T + b} is the product of {@link LinearTest}, compared with
  * {@link LinearTest#productTolerance}; let {@code e} be the largest error it allows on any element of
@@ -36,7 +43,23 @@ import org.junit.jupiter.params.provider.MethodSource;
  * nothing. Against the unfused chain the comparison is bit-for-bit: the fused op runs the same product
  * routine and the same LayerNorm row routine in the same order, so any difference is a bug.
  */
+@ParameterizedClass(name = "{0}")
+@EnumSource(CpuLevel.class)
 class LinearLnReluTest {
+    /** The level every test of this class runs at (see {@link CpuLevels}). */
+    @Parameter
+    CpuLevel level;
+
+    @BeforeEach
+    void atLevel() {
+        CpuLevels.use(level);
+    }
+
+    @AfterEach
+    void restoreLevel() {
+        CpuLevels.restore();
+    }
+
     private static final float EPS = LayerNormOps.DEFAULT_EPS;
     /** The outputs in the order {@link Case#fused} and {@link Case#unfused} return them. */
     private static final String[] OUTPUTS = {"y", "h", "mean", "rstd"};
@@ -212,6 +235,27 @@ class LinearLnReluTest {
         }
     }
 
+    /** The allocating form with a packed weight gives the writing form's y; bad input names the packed weight. */
+    @Test
+    void packedWeight() {
+        Case c = new Case(9, 40, 33, true, true, true);
+        try (Arena arena = Arena.ofConfined(); Tensor x = c.x(); Tensor w = c.w();
+                PackedWeight packed = PackedWeight.of(w); Tensor b = c.b(); Tensor g = c.gamma(); Tensor be = c.beta();
+                Tensor y = LinearLnReluOps.forward(x, packed, b, g, be, EPS, true)) {
+            Tolerance.assertBitIdentical("linearLnRelu packed allocating y", c.fused(false)[0], y.toFloatArray());
+            assertMessage(assertThrows(IllegalArgumentException.class,
+                    () -> LinearLnReluOps.forward(Tensor.zeros(arena, 9, 41), packed, null, null, null, EPS, true)),
+                    "linearLnRelu", "weight", "[out_features, 41]", "packed float32[33, 40]");
+            assertMessage(assertThrows(IllegalArgumentException.class,
+                    () -> LinearLnReluOps.forward(x, packed, null, Tensor.zeros(arena, 40), null, EPS, true)),
+                    "gamma", "[33]", "[40]", "packed float32[33, 40]");
+            PackedWeight closed = PackedWeight.of(w);
+            closed.close();
+            assertMessage(assertThrows(IllegalStateException.class,
+                    () -> LinearLnReluOps.forward(x, closed, null, null, null, EPS, true)), "weight", "closed");
+        }
+    }
+
     private static Tensor fused(Tensor x, Tensor w, Tensor b, Tensor gamma, Tensor beta, float eps) {
         return LinearLnReluOps.forward(x, w, b, gamma, beta, eps, true);
     }
@@ -241,8 +285,10 @@ class LinearLnReluTest {
         Tolerance.of(0, e * maxRstd + 1e-6).assertClose("linearLnRelu rstd" + shape, ref.rstd(), fused[3]);
 
         float[][] unfused = c.unfused();
+        float[][] packed = c.fusedPacked();
         for (int i = 0; i < OUTPUTS.length; i++) {
             Tolerance.assertBitIdentical("linearLnRelu " + OUTPUTS[i] + " vs unfused" + shape, unfused[i], fused[i]);
+            Tolerance.assertBitIdentical("linearLnRelu " + OUTPUTS[i] + " packed" + shape, fused[i], packed[i]);
         }
     }
 
@@ -299,6 +345,17 @@ class LinearLnReluTest {
                     Tensor rstd = keepForBackward ? Tensor.zeros(rows) : null) {
                 LinearLnReluOps.forward(y, h, mean, rstd, x, w, b, g, be, EPS, relu);
                 return new float[][] {y.toFloatArray(), floats(h), floats(mean), floats(rstd)};
+            }
+        }
+
+        /** y, h, mean and rstd of the fused op with the weight packed by {@link PackedWeight}. */
+        float[][] fusedPacked() {
+            try (Tensor x = x(); Tensor w = w(); PackedWeight packed = PackedWeight.of(w); Tensor b = b();
+                    Tensor g = gamma(); Tensor be = beta(); Tensor y = Tensor.zeros(rows, out);
+                    Tensor h = Tensor.zeros(rows, out); Tensor mean = Tensor.zeros(rows);
+                    Tensor rstd = Tensor.zeros(rows)) {
+                LinearLnReluOps.forward(y, h, mean, rstd, x, packed, b, g, be, EPS, relu);
+                return new float[][] {y.toFloatArray(), h.toFloatArray(), mean.toFloatArray(), rstd.toFloatArray()};
             }
         }
 

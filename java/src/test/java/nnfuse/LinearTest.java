@@ -9,27 +9,36 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.stream.Stream;
 import nnfuse.reference.LinearReference;
+import nnfuse.testing.CpuLevels;
 import nnfuse.testing.FiniteDifferences;
 import nnfuse.testing.TestData;
 import nnfuse.testing.Threads;
 import nnfuse.testing.Tolerance;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.Parameter;
+import org.junit.jupiter.params.ParameterizedClass;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * Linear forward: the worksheet's dot products and closed forms (exact), native against the double reference
  * on the worksheet model's shapes and awkward ones, independence from batch and threads, and bad input.
  *
+ * <p>Every test runs at each CPU level this machine supports ({@link CpuLevels}); a {@link PackedWeight} must
+ * give the weight's result bit for bit, and every level must be bit-identical across thread counts.
+ *
  * <p>Tolerances ({@link #productTolerance}): each output is a float32 dot product of length {@code K =
- * in_features} plus a bias. Each term costs at most two roundings of relative size {@code u = 2^-24} (the
- * product and the addition), so the error is bounded by about {@code K * u * S} in the worst case and by
+ * in_features} plus a bias, summed in ascending {@code k}. Each term costs at most two roundings of relative
+ * size {@code u = 2^-24} (the product and the addition at the scalar level; one fused multiply-add, a single
+ * rounding, at the others), so the error is bounded by about {@code K * u * S} in the worst case and by
  * {@code sqrt(K) * u * S} with high probability for terms of random sign (Higham &amp; Mary, 2019), where
  * {@code S = sum_k |x_k w_k| + |b|} is the magnitude of the terms, computed here from the data with the
  * reference on absolute values. The tolerance is therefore {@code 4 u S} (two roundings, with a factor 2 of
- * margin) widened by {@link Tolerance#forReduction}{@code (K)}, i.e. {@code 4 sqrt(K) u S}; the kernel's eight
- * interleaved partial sums shorten each sequential chain to {@code K / 8} terms, which only adds margin.
+ * margin) widened by {@link Tolerance#forReduction}{@code (K)}, i.e. {@code 4 sqrt(K) u S}, at every level.
  * Small integers are exact in float, so the worksheet's and the closed-form examples are compared exactly.
  *
  * <p>Backward ({@link #backwardTolerances}): {@code dx = dy W} and {@code dW = dy^T x} are products of the same
@@ -41,7 +50,23 @@ import org.junit.jupiter.params.provider.MethodSource;
  * reference forward with {@link FiniteDifferences#SCALED_TOLERANCE}. Accumulation ({@code old + new}, one float
  * addition per element), optional gradients, threads and batch layout are compared bit for bit.
  */
+@ParameterizedClass(name = "{0}")
+@EnumSource(CpuLevel.class)
 class LinearTest {
+    /** The level every test of this class runs at (see {@link CpuLevels}). */
+    @Parameter
+    CpuLevel level;
+
+    @BeforeEach
+    void atLevel() {
+        CpuLevels.use(level);
+    }
+
+    @AfterEach
+    void restoreLevel() {
+        CpuLevels.restore();
+    }
+
     /** Unit roundoff of float32. */
     static final double U = 0x1p-24;
     /** The gradients in the order {@link BackwardCase#run} returns them. */
@@ -217,7 +242,7 @@ class LinearTest {
                     () -> LinearOps.forward(Tensor.zeros(arena, 4, 52), x, w, null)), "y", "[4, 128]", "[4, 52]");
             assertMessage(assertThrows(IllegalArgumentException.class, () -> LinearOps.forward(null, w, null)),
                     "x", "null");
-            assertMessage(assertThrows(IllegalArgumentException.class, () -> LinearOps.forward(x, null, null)),
+            assertMessage(assertThrows(IllegalArgumentException.class, () -> LinearOps.forward(x, (Tensor) null, null)),
                     "weight", "null");
             assertMessage(assertThrows(IllegalArgumentException.class, () -> LinearOps.forward(null, x, w, null)),
                     "y", "null");
@@ -243,6 +268,59 @@ class LinearTest {
             closedY.close();
             assertMessage(assertThrows(IllegalStateException.class, () -> LinearOps.forward(closedY, x, w, null)),
                     "y", "closed");
+        }
+    }
+
+    /**
+     * A packed weight is a copy: it keeps giving the old weight's product after the weight changes, until
+     * {@link PackedWeight#repack}, after which it gives the new weight's, bit for bit; the writing form
+     * agrees with the allocating one.
+     */
+    @Test
+    void repackFollowsTheWeight() {
+        int rows = 5;
+        int in = 37;
+        int out = 19;
+        float[] x = TestData.normal(31, rows * in, 0, 1);
+        float[] first = init(32, out * in, in);
+        float[] second = init(33, out * in, in);
+        try (Tensor w = Tensor.of(first, out, in); Tensor xt = Tensor.of(x, rows, in);
+                PackedWeight packed = PackedWeight.of(w); Tensor y = Tensor.zeros(rows, out)) {
+            float[] before = run(x, rows, w, null);
+            w.copyFrom(second);
+            float[] after = run(x, rows, w, null);
+            Tolerance.assertBitIdentical("linear packed y before repack", before, run(x, rows, packed, null));
+            packed.repack(w);
+            LinearOps.forward(y, xt, packed, null);
+            Tolerance.assertBitIdentical("linear packed y after repack", after, y.toFloatArray());
+        }
+    }
+
+    @Test
+    void packedBadArguments() {
+        try (Arena arena = Arena.ofConfined(); PackedWeight packed = PackedWeight.of(Tensor.zeros(arena, 128, 52))) {
+            Tensor x = Tensor.zeros(arena, 4, 52);
+            assertMessage(assertThrows(IllegalArgumentException.class,
+                    () -> LinearOps.forward(Tensor.zeros(arena, 4, 256), packed, null)),
+                    "weight", "[out_features, 256]", "packed float32[128, 52]", "float32[4, 256]");
+            assertMessage(assertThrows(IllegalArgumentException.class,
+                    () -> LinearOps.forward(x, packed, Tensor.zeros(arena, 52))), "bias", "[128]", "[52]");
+            assertMessage(assertThrows(IllegalArgumentException.class,
+                    () -> LinearOps.forward(Tensor.zeros(arena, 4, 52), x, packed, null)), "y", "[4, 128]", "[4, 52]");
+            assertMessage(assertThrows(IllegalArgumentException.class, () -> LinearOps.forward(x, (PackedWeight) null,
+                    null)), "weight", "null");
+            assertMessage(assertThrows(IllegalArgumentException.class, () -> PackedWeight.of(Tensor.zeros(arena, 52))),
+                    "packWeight", "weight", "2 dimensions", "float32[52]");
+            assertMessage(assertThrows(IllegalArgumentException.class, () -> PackedWeight.of(null)), "weight", "null");
+            assertMessage(assertThrows(IllegalArgumentException.class,
+                    () -> packed.repack(Tensor.zeros(arena, 52, 128))), "packWeight", "weight", "[128, 52]",
+                    "[52, 128]");
+            PackedWeight closed = PackedWeight.of(Tensor.zeros(arena, 128, 52));
+            closed.close();
+            assertMessage(assertThrows(IllegalStateException.class, () -> LinearOps.forward(x, closed, null)),
+                    "weight", "packed", "closed");
+            assertMessage(assertThrows(IllegalStateException.class,
+                    () -> closed.repack(Tensor.zeros(arena, 128, 52))), "packed", "closed");
         }
     }
 
@@ -451,19 +529,30 @@ class LinearTest {
         }
     }
 
+    /** Native against the reference, and the packed weight's result against the weight's, bit for bit. */
     private static void compare(int rows, int in, int out, boolean withBias) {
         long seed = 1_000_003L * rows + 1009L * in + out;
         float[] x = TestData.normal(seed, rows * in, 0, 1);
         float[] w = init(seed + 1, out * in, in);
         float[] b = withBias ? init(seed + 2, out, in) : null;
-        try (Tensor wt = Tensor.of(w, out, in); Tensor bt = b == null ? null : Tensor.of(b, out)) {
-            productTolerance(x, w, b, rows, in, out).assertClose("linear y [" + rows + "x" + in + "->" + out + "]",
-                    LinearReference.forward(x, w, b, rows, in, out), run(x, rows, wt, bt));
+        String shape = " [" + rows + "x" + in + "->" + out + "]";
+        try (Tensor wt = Tensor.of(w, out, in); Tensor bt = b == null ? null : Tensor.of(b, out);
+                PackedWeight packed = PackedWeight.of(wt)) {
+            float[] y = run(x, rows, wt, bt);
+            productTolerance(x, w, b, rows, in, out).assertClose("linear y" + shape,
+                    LinearReference.forward(x, w, b, rows, in, out), y);
+            Tolerance.assertBitIdentical("linear packed y" + shape, y, run(x, rows, packed, bt));
         }
     }
 
     private static float[] run(float[] x, int rows, Tensor w, Tensor b) {
         try (Tensor xt = Tensor.of(x, rows, w.size(1)); Tensor y = LinearOps.forward(xt, w, b)) {
+            return y.toFloatArray();
+        }
+    }
+
+    private static float[] run(float[] x, int rows, PackedWeight w, Tensor b) {
+        try (Tensor xt = Tensor.of(x, rows, w.inFeatures()); Tensor y = LinearOps.forward(xt, w, b)) {
             return y.toFloatArray();
         }
     }

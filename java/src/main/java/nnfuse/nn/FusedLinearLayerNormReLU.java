@@ -27,6 +27,8 @@ import nnfuse.Tensor;
  * activations. Its backward adds into the gradients of the Linear's and the
  * LayerNorm's parameters.
  *
+ * <p>The forward runs on the Linear's packed weight (see {@link Linear}).
+ *
  * <p>Not thread-safe (see {@link Module}).
  */
 public final class FusedLinearLayerNormReLU extends Module {
@@ -81,7 +83,7 @@ public final class FusedLinearLayerNormReLU extends Module {
         checkOpen();
         if (!isTraining()) {
             releaseSaved();
-            return LinearLnReluOps.forward(input, linear.weight().data(), linear.bias().data(),
+            return LinearLnReluOps.forward(input, linear.packedWeight(), linear.bias().data(),
                     layerNorm.weight().data(), layerNorm.bias().data(), eps, relu);
         }
         return keeping(s -> {
@@ -93,7 +95,7 @@ public final class FusedLinearLayerNormReLU extends Module {
             Tensor mean = s.keep(Tensor.zeros(rows));
             Tensor rstd = s.keep(Tensor.zeros(rows));
             Tensor y = s.output(Tensor.zeros(outShape));
-            LinearLnReluOps.forward(y, h, mean, rstd, x, linear.weight().data(), linear.bias().data(),
+            LinearLnReluOps.forward(y, h, mean, rstd, x, linear.packedWeight(), linear.bias().data(),
                     layerNorm.weight().data(), layerNorm.bias().data(), eps, relu);
             return y;
         });

@@ -3,6 +3,7 @@ package nnfuse.nn;
 import java.lang.foreign.ValueLayout;
 import java.util.List;
 import nnfuse.LinearOps;
+import nnfuse.PackedWeight;
 import nnfuse.Tensor;
 import nnfuse.random.Philox4x32;
 
@@ -21,6 +22,13 @@ import nnfuse.random.Philox4x32;
  * <p>In training mode a forward keeps a copy of its input, from which the
  * backward pass forms the weight gradient ({@link LinearOps#backward}).
  *
+ * <p>The forward runs on a {@link PackedWeight}, a copy of the weight that the
+ * layer packs at its first forward and packs again at the next forward after
+ * the weight's {@link Parameter#version()} moves (an optimizer step, a loaded
+ * state dict, {@link Parameter#markChanged()}): inference with a fixed weight
+ * packs it once. The copy takes the weight's memory again, until
+ * {@link #close()}.
+ *
  * <p>Not thread-safe (see {@link Module}).
  */
 public final class Linear extends Module {
@@ -28,6 +36,9 @@ public final class Linear extends Module {
     private final long outFeatures;
     private final Parameter weight;
     private final Parameter bias;
+    /** The packed copy of the weight, made at the first forward, and the weight's version it holds. */
+    private PackedWeight packed;
+    private long packedVersion;
 
     /**
      * @param inFeatures  input features, >= 1
@@ -63,9 +74,30 @@ public final class Linear extends Module {
         checkOpen();
         if (!isTraining()) {
             releaseSaved();
-            return LinearOps.forward(input, weight.data(), data(bias));
+            return LinearOps.forward(input, packedWeight(), data(bias));
         }
-        return keeping(s -> LinearOps.forward(s.keep(copy(input)), weight.data(), data(bias)));
+        return keeping(s -> LinearOps.forward(s.keep(copy(input)), packedWeight(), data(bias)));
+    }
+
+    /** The weight packed for the forward product, packed again first when the weight changed since. */
+    PackedWeight packedWeight() {
+        if (packed == null) {
+            packed = PackedWeight.of(weight.data());
+        } else if (packedVersion != weight.version()) {
+            packed.repack(weight.data());
+        }
+        packedVersion = weight.version();
+        return packed;
+    }
+
+    /** Frees the parameters, as every module does, and the packed copy of the weight. */
+    @Override
+    public void close() {
+        super.close();
+        if (packed != null) {
+            packed.close();
+            packed = null;
+        }
     }
 
     /** {@code dx = dy W}; adds {@code dy^T x} to the weight's gradient and the column sums of dy to the bias's. */

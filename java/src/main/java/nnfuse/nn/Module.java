@@ -209,7 +209,12 @@ public abstract class Module implements AutoCloseable {
             throw new IllegalArgumentException("Error(s) in loading state_dict for " + getClass().getSimpleName()
                     + ":\n\t" + String.join("\n\t", errors));
         }
-        own.forEach((key, target) -> target.copyFrom(stateDict.get(key)));
+        state().forEach((key, entry) -> {
+            entry.tensor().copyFrom(stateDict.get(key));
+            if (entry.parameter() != null) {
+                entry.parameter().markChanged();
+            }
+        });
     }
 
     /**

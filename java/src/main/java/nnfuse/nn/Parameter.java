@@ -18,14 +18,41 @@ import nnfuse.Tensor;
 public final class Parameter {
     private final Tensor data;
     private Tensor grad;
+    private long version;
 
     Parameter(Tensor data) {
         this.data = data;
     }
 
-    /** The values: the module's own tensor, not a copy. */
+    /**
+     * The values: the module's own tensor, not a copy. A caller that writes
+     * them calls {@link #markChanged()} afterwards.
+     */
     public Tensor data() {
         return data;
+    }
+
+    /**
+     * How many times the values were changed: by {@link SGD#step()},
+     * {@link Module#loadStateDict} and {@link #markChanged()}. Modules that
+     * keep a copy derived from a parameter ({@link Linear}'s packed weight)
+     * rebuild it at their next forward when this moved.
+     */
+    public long version() {
+        return version;
+    }
+
+    /**
+     * Records that the values changed, as PyTorch's in-place operations bump
+     * a tensor's {@code _version}: a caller that writes {@link #data()} itself
+     * (not through an optimizer or a state dict) calls this afterwards, or a
+     * module may go on using a copy made before the write.
+     *
+     * @throws IllegalStateException after the owning module was closed
+     */
+    public void markChanged() {
+        checkOpen();
+        version++;
     }
 
     /**

@@ -151,6 +151,7 @@ public final class SGD implements AutoCloseable {
             try {
                 SgdOps.step(s.parameter.data(), s.buffer, s.parameter.grad(), lr, momentum, dampening,
                         s.decayed ? weightDecay : 0f, nesterov, first);
+                s.parameter.markChanged();
             } catch (RuntimeException e) {
                 if (first) {
                     s.buffer.close();

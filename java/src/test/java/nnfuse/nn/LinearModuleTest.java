@@ -11,6 +11,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
+import nnfuse.LinearOps;
 import nnfuse.Tensor;
 import nnfuse.random.Philox4x32;
 import nnfuse.testing.TestData;
@@ -22,7 +24,9 @@ import org.junit.jupiter.params.provider.ValueSource;
 /**
  * The Linear module: PyTorch's default initialization U(-1/sqrt(in), 1/sqrt(in))
  * drawn from the documented Philox streams, determinism by seed, the layer's
- * names, and its forward pass against a closed form.
+ * names, its forward pass against a closed form, and its packed copy of the
+ * weight following the weight's changes (compared bit for bit with
+ * {@link LinearOps} on the weight itself).
  *
  * <p>Tolerances: the initial values are compared exactly (bit for bit) with the
  * documented formula, which rounds once from double. The forward output is a
@@ -110,6 +114,45 @@ class LinearModuleTest {
             }
             assertArrayEquals(new long[] {rows, out}, y.shape());
             Tolerance.of(1e-6, 1e-6).forReduction(in).assertClose("linear module y", expected, y.toFloatArray());
+        }
+    }
+
+    /**
+     * The forward's packed weight is packed again after each change the parameter's version records: an SGD
+     * step, a loaded state dict, a caller's write followed by markChanged. Each forward must then give
+     * LinearOps's result on the weight as it is, bit for bit.
+     */
+    @Test
+    void packedWeightFollowsTheWeight() {
+        try (Linear linear = new Linear(33, 17, true, 4);
+                Tensor x = Tensor.of(TestData.normal(5, 6 * 33, 0, 1), 6, 33)) {
+            linear.eval();
+            assertForwardUsesTheCurrentWeight(linear, x);
+            long version = linear.weight().version();
+            linear.weight().data().copyFrom(TestData.normal(6, 17 * 33, 0, 0.1));
+            linear.weight().markChanged();
+            assertEquals(version + 1, linear.weight().version());
+            assertForwardUsesTheCurrentWeight(linear, x);
+            linear.weight().grad().copyFrom(TestData.normal(7, 17 * 33, 0, 1));
+            try (SGD sgd = new SGD(linear, 0.5f)) {
+                sgd.step();
+            }
+            assertEquals(version + 2, linear.weight().version());
+            assertForwardUsesTheCurrentWeight(linear, x);
+            try (Tensor w = Tensor.of(TestData.normal(8, 17 * 33, 0, 0.1), 17, 33);
+                    Tensor b = Tensor.of(TestData.normal(9, 17, 0, 0.1), 17)) {
+                linear.loadStateDict(Map.of("weight", w, "bias", b));
+            }
+            assertEquals(version + 3, linear.weight().version());
+            assertForwardUsesTheCurrentWeight(linear, x);
+        }
+    }
+
+    private static void assertForwardUsesTheCurrentWeight(Linear linear, Tensor x) {
+        try (Tensor y = linear.forward(x);
+                Tensor expected = LinearOps.forward(x, linear.weight().data(), linear.bias().data())) {
+            Tolerance.assertBitIdentical("linear module y, weight version " + linear.weight().version(),
+                    expected.toFloatArray(), y.toFloatArray());
         }
     }
 

@@ -148,6 +148,33 @@ public class nnfuse_h extends nnfuse_h$shared {
     public static int NF_REDUCTION_SUM() {
         return NF_REDUCTION_SUM;
     }
+    private static final int NF_CPU_LEVEL_SCALAR = (int)0L;
+    /**
+     * {@snippet lang=c :
+     * #define NF_CPU_LEVEL_SCALAR 0
+     * }
+     */
+    public static int NF_CPU_LEVEL_SCALAR() {
+        return NF_CPU_LEVEL_SCALAR;
+    }
+    private static final int NF_CPU_LEVEL_AVX2 = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * #define NF_CPU_LEVEL_AVX2 1
+     * }
+     */
+    public static int NF_CPU_LEVEL_AVX2() {
+        return NF_CPU_LEVEL_AVX2;
+    }
+    private static final int NF_CPU_LEVEL_AVX512 = (int)2L;
+    /**
+     * {@snippet lang=c :
+     * #define NF_CPU_LEVEL_AVX512 2
+     * }
+     */
+    public static int NF_CPU_LEVEL_AVX512() {
+        return NF_CPU_LEVEL_AVX512;
+    }
 
     private static class nf_last_error {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
@@ -2157,6 +2184,566 @@ public class nnfuse_h extends nnfuse_h$shared {
                 traceDowncall("nf_sgd_step_f32", param, momentum_buffer, grad, n, lr, momentum, dampening, weight_decay, nesterov, first_step);
             }
             return (int)mh$.invokeExact(param, momentum_buffer, grad, n, lr, momentum, dampening, weight_decay, nesterov, first_step);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class nf_cpu_level {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            nnfuse_h.C_INT    );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("nf_cpu_level");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t nf_cpu_level(void)
+     * }
+     */
+    public static FunctionDescriptor nf_cpu_level$descriptor() {
+        return nf_cpu_level.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t nf_cpu_level(void)
+     * }
+     */
+    public static MethodHandle nf_cpu_level$handle() {
+        return nf_cpu_level.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t nf_cpu_level(void)
+     * }
+     */
+    public static MemorySegment nf_cpu_level$address() {
+        return nf_cpu_level.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t nf_cpu_level(void)
+     * }
+     */
+    public static int nf_cpu_level() {
+        var mh$ = nf_cpu_level.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("nf_cpu_level");
+            }
+            return (int)mh$.invokeExact();
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class nf_cpu_level_name {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("nf_cpu_level_name");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * const char *nf_cpu_level_name(int32_t level)
+     * }
+     */
+    public static FunctionDescriptor nf_cpu_level_name$descriptor() {
+        return nf_cpu_level_name.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * const char *nf_cpu_level_name(int32_t level)
+     * }
+     */
+    public static MethodHandle nf_cpu_level_name$handle() {
+        return nf_cpu_level_name.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * const char *nf_cpu_level_name(int32_t level)
+     * }
+     */
+    public static MemorySegment nf_cpu_level_name$address() {
+        return nf_cpu_level_name.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * const char *nf_cpu_level_name(int32_t level)
+     * }
+     */
+    public static MemorySegment nf_cpu_level_name(int level) {
+        var mh$ = nf_cpu_level_name.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("nf_cpu_level_name", level);
+            }
+            return (MemorySegment)mh$.invokeExact(level);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class nf_cpu_level_reason {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            nnfuse_h.C_POINTER    );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("nf_cpu_level_reason");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * const char *nf_cpu_level_reason(void)
+     * }
+     */
+    public static FunctionDescriptor nf_cpu_level_reason$descriptor() {
+        return nf_cpu_level_reason.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * const char *nf_cpu_level_reason(void)
+     * }
+     */
+    public static MethodHandle nf_cpu_level_reason$handle() {
+        return nf_cpu_level_reason.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * const char *nf_cpu_level_reason(void)
+     * }
+     */
+    public static MemorySegment nf_cpu_level_reason$address() {
+        return nf_cpu_level_reason.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * const char *nf_cpu_level_reason(void)
+     * }
+     */
+    public static MemorySegment nf_cpu_level_reason() {
+        var mh$ = nf_cpu_level_reason.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("nf_cpu_level_reason");
+            }
+            return (MemorySegment)mh$.invokeExact();
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class nf_cpu_level_supported {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            nnfuse_h.C_INT,
+            nnfuse_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("nf_cpu_level_supported");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t nf_cpu_level_supported(int32_t level)
+     * }
+     */
+    public static FunctionDescriptor nf_cpu_level_supported$descriptor() {
+        return nf_cpu_level_supported.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t nf_cpu_level_supported(int32_t level)
+     * }
+     */
+    public static MethodHandle nf_cpu_level_supported$handle() {
+        return nf_cpu_level_supported.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t nf_cpu_level_supported(int32_t level)
+     * }
+     */
+    public static MemorySegment nf_cpu_level_supported$address() {
+        return nf_cpu_level_supported.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t nf_cpu_level_supported(int32_t level)
+     * }
+     */
+    public static int nf_cpu_level_supported(int level) {
+        var mh$ = nf_cpu_level_supported.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("nf_cpu_level_supported", level);
+            }
+            return (int)mh$.invokeExact(level);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class nf_set_cpu_level {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            nnfuse_h.C_INT,
+            nnfuse_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("nf_set_cpu_level");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t nf_set_cpu_level(int32_t level)
+     * }
+     */
+    public static FunctionDescriptor nf_set_cpu_level$descriptor() {
+        return nf_set_cpu_level.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t nf_set_cpu_level(int32_t level)
+     * }
+     */
+    public static MethodHandle nf_set_cpu_level$handle() {
+        return nf_set_cpu_level.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t nf_set_cpu_level(int32_t level)
+     * }
+     */
+    public static MemorySegment nf_set_cpu_level$address() {
+        return nf_set_cpu_level.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t nf_set_cpu_level(int32_t level)
+     * }
+     */
+    public static int nf_set_cpu_level(int level) {
+        var mh$ = nf_set_cpu_level.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("nf_set_cpu_level", level);
+            }
+            return (int)mh$.invokeExact(level);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class nf_linear_packed_numel {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            nnfuse_h.C_INT,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("nf_linear_packed_numel");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t nf_linear_packed_numel(int64_t *numel, int64_t in_features, int64_t out_features)
+     * }
+     */
+    public static FunctionDescriptor nf_linear_packed_numel$descriptor() {
+        return nf_linear_packed_numel.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t nf_linear_packed_numel(int64_t *numel, int64_t in_features, int64_t out_features)
+     * }
+     */
+    public static MethodHandle nf_linear_packed_numel$handle() {
+        return nf_linear_packed_numel.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t nf_linear_packed_numel(int64_t *numel, int64_t in_features, int64_t out_features)
+     * }
+     */
+    public static MemorySegment nf_linear_packed_numel$address() {
+        return nf_linear_packed_numel.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t nf_linear_packed_numel(int64_t *numel, int64_t in_features, int64_t out_features)
+     * }
+     */
+    public static int nf_linear_packed_numel(MemorySegment numel, long in_features, long out_features) {
+        var mh$ = nf_linear_packed_numel.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("nf_linear_packed_numel", numel, in_features, out_features);
+            }
+            return (int)mh$.invokeExact(numel, in_features, out_features);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class nf_linear_pack_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            nnfuse_h.C_INT,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("nf_linear_pack_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t nf_linear_pack_f32(float *packed, const float *weight, int64_t in_features, int64_t out_features)
+     * }
+     */
+    public static FunctionDescriptor nf_linear_pack_f32$descriptor() {
+        return nf_linear_pack_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t nf_linear_pack_f32(float *packed, const float *weight, int64_t in_features, int64_t out_features)
+     * }
+     */
+    public static MethodHandle nf_linear_pack_f32$handle() {
+        return nf_linear_pack_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t nf_linear_pack_f32(float *packed, const float *weight, int64_t in_features, int64_t out_features)
+     * }
+     */
+    public static MemorySegment nf_linear_pack_f32$address() {
+        return nf_linear_pack_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t nf_linear_pack_f32(float *packed, const float *weight, int64_t in_features, int64_t out_features)
+     * }
+     */
+    public static int nf_linear_pack_f32(MemorySegment packed, MemorySegment weight, long in_features, long out_features) {
+        var mh$ = nf_linear_pack_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("nf_linear_pack_f32", packed, weight, in_features, out_features);
+            }
+            return (int)mh$.invokeExact(packed, weight, in_features, out_features);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class nf_linear_packed_fwd_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            nnfuse_h.C_INT,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("nf_linear_packed_fwd_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t nf_linear_packed_fwd_f32(float *y, const float *x, const float *packed, const float *bias, int64_t rows, int64_t in_features, int64_t out_features)
+     * }
+     */
+    public static FunctionDescriptor nf_linear_packed_fwd_f32$descriptor() {
+        return nf_linear_packed_fwd_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t nf_linear_packed_fwd_f32(float *y, const float *x, const float *packed, const float *bias, int64_t rows, int64_t in_features, int64_t out_features)
+     * }
+     */
+    public static MethodHandle nf_linear_packed_fwd_f32$handle() {
+        return nf_linear_packed_fwd_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t nf_linear_packed_fwd_f32(float *y, const float *x, const float *packed, const float *bias, int64_t rows, int64_t in_features, int64_t out_features)
+     * }
+     */
+    public static MemorySegment nf_linear_packed_fwd_f32$address() {
+        return nf_linear_packed_fwd_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t nf_linear_packed_fwd_f32(float *y, const float *x, const float *packed, const float *bias, int64_t rows, int64_t in_features, int64_t out_features)
+     * }
+     */
+    public static int nf_linear_packed_fwd_f32(MemorySegment y, MemorySegment x, MemorySegment packed, MemorySegment bias, long rows, long in_features, long out_features) {
+        var mh$ = nf_linear_packed_fwd_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("nf_linear_packed_fwd_f32", y, x, packed, bias, rows, in_features, out_features);
+            }
+            return (int)mh$.invokeExact(y, x, packed, bias, rows, in_features, out_features);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class nf_linear_ln_relu_packed_fwd_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            nnfuse_h.C_INT,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_FLOAT,
+            nnfuse_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("nf_linear_ln_relu_packed_fwd_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t nf_linear_ln_relu_packed_fwd_f32(float *y, float *h, float *mean, float *rstd, const float *x, const float *packed, const float *bias, const float *gamma, const float *beta, int64_t rows, int64_t in_features, int64_t out_features, float eps, int32_t relu)
+     * }
+     */
+    public static FunctionDescriptor nf_linear_ln_relu_packed_fwd_f32$descriptor() {
+        return nf_linear_ln_relu_packed_fwd_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t nf_linear_ln_relu_packed_fwd_f32(float *y, float *h, float *mean, float *rstd, const float *x, const float *packed, const float *bias, const float *gamma, const float *beta, int64_t rows, int64_t in_features, int64_t out_features, float eps, int32_t relu)
+     * }
+     */
+    public static MethodHandle nf_linear_ln_relu_packed_fwd_f32$handle() {
+        return nf_linear_ln_relu_packed_fwd_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t nf_linear_ln_relu_packed_fwd_f32(float *y, float *h, float *mean, float *rstd, const float *x, const float *packed, const float *bias, const float *gamma, const float *beta, int64_t rows, int64_t in_features, int64_t out_features, float eps, int32_t relu)
+     * }
+     */
+    public static MemorySegment nf_linear_ln_relu_packed_fwd_f32$address() {
+        return nf_linear_ln_relu_packed_fwd_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t nf_linear_ln_relu_packed_fwd_f32(float *y, float *h, float *mean, float *rstd, const float *x, const float *packed, const float *bias, const float *gamma, const float *beta, int64_t rows, int64_t in_features, int64_t out_features, float eps, int32_t relu)
+     * }
+     */
+    public static int nf_linear_ln_relu_packed_fwd_f32(MemorySegment y, MemorySegment h, MemorySegment mean, MemorySegment rstd, MemorySegment x, MemorySegment packed, MemorySegment bias, MemorySegment gamma, MemorySegment beta, long rows, long in_features, long out_features, float eps, int relu) {
+        var mh$ = nf_linear_ln_relu_packed_fwd_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("nf_linear_ln_relu_packed_fwd_f32", y, h, mean, rstd, x, packed, bias, gamma, beta, rows, in_features, out_features, eps, relu);
+            }
+            return (int)mh$.invokeExact(y, h, mean, rstd, x, packed, bias, gamma, beta, rows, in_features, out_features, eps, relu);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
