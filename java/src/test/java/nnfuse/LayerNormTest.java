@@ -358,13 +358,7 @@ class LayerNormTest {
     @Test
     void backwardSameResultWithOneTwoAndFourThreads() {
         for (BackwardCase c : List.of(BackwardCase.of(1031, 257, 0.5, true), BackwardCase.of(64, 1024, 0.5, true))) {
-            List<float[][]> runs = Threads.atEachCount(() -> c.run(null, false));
-            for (int i = 1; i < runs.size(); i++) {
-                for (int k = 0; k < GRADIENTS.length; k++) {
-                    Tolerance.assertBitIdentical("layerNorm backward " + GRADIENTS[k] + " threads "
-                            + Threads.COUNTS[i], runs.get(0)[k], runs.get(i)[k]);
-                }
-            }
+            Threads.assertSameAtEachCount("layerNorm backward", GRADIENTS, () -> c.run(null, false));
         }
     }
 

@@ -186,13 +186,7 @@ class LinearLnReluBackwardTest {
     @Test
     void sameResultWithOneTwoAndFourThreads() {
         for (Case c : List.of(new Case(257, 300, 129, true, true), new Case(300, 64, 1031, true, false))) {
-            List<float[][]> runs = Threads.atEachCount(() -> c.fused(null, false));
-            for (int i = 1; i < runs.size(); i++) {
-                for (int k = 0; k < GRADIENTS.length; k++) {
-                    Tolerance.assertBitIdentical("linearLnRelu backward " + GRADIENTS[k] + " threads "
-                            + Threads.COUNTS[i], runs.get(0)[k], runs.get(i)[k]);
-                }
-            }
+            Threads.assertSameAtEachCount("linearLnRelu backward", GRADIENTS, () -> c.fused(null, false));
         }
     }
 

@@ -8,7 +8,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.lang.foreign.Arena;
 import java.util.Arrays;
-import java.util.List;
 import java.util.stream.Stream;
 import nnfuse.reference.LinearLnReluReference;
 import nnfuse.testing.CpuLevels;
@@ -138,13 +137,7 @@ class LinearLnReluTest {
     @Test
     void sameResultWithOneTwoAndFourThreads() {
         Case c = new Case(257, 300, 129, true, true, true);
-        List<float[][]> runs = Threads.atEachCount(() -> c.fused(true));
-        for (int i = 1; i < runs.size(); i++) {
-            for (int k = 0; k < OUTPUTS.length; k++) {
-                Tolerance.assertBitIdentical("linearLnRelu " + OUTPUTS[k] + " threads " + Threads.COUNTS[i],
-                        runs.get(0)[k], runs.get(i)[k]);
-            }
-        }
+        Threads.assertSameAtEachCount("linearLnRelu", OUTPUTS, () -> c.fused(true));
     }
 
     /**

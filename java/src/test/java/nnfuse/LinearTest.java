@@ -219,10 +219,7 @@ class LinearTest {
         float[] x = TestData.normal(8, 257 * 300, 0, 1);
         try (Tensor wt = Tensor.of(init(9, 129 * 300, 300), 129, 300);
                 Tensor bt = Tensor.of(init(10, 129, 300), 129)) {
-            List<float[]> runs = Threads.atEachCount(() -> run(x, 257, wt, bt));
-            for (int i = 1; i < runs.size(); i++) {
-                Tolerance.assertBitIdentical("linear threads " + Threads.COUNTS[i], runs.get(0), runs.get(i));
-            }
+            Threads.assertSameAtEachCount("linear", () -> run(x, 257, wt, bt));
         }
     }
 
@@ -411,13 +408,7 @@ class LinearTest {
     @Test
     void backwardSameResultWithOneTwoAndFourThreads() {
         for (BackwardCase c : List.of(BackwardCase.of(257, 300, 129), BackwardCase.of(4097, 33, 70))) {
-            List<float[][]> runs = Threads.atEachCount(() -> c.run(null, false));
-            for (int i = 1; i < runs.size(); i++) {
-                for (int k = 0; k < GRADIENTS.length; k++) {
-                    Tolerance.assertBitIdentical("linear backward " + GRADIENTS[k] + " threads " + Threads.COUNTS[i],
-                            runs.get(0)[k], runs.get(i)[k]);
-                }
-            }
+            Threads.assertSameAtEachCount("linear backward", GRADIENTS, () -> c.run(null, false));
         }
     }
 

@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import java.lang.foreign.Arena;
-import java.util.List;
 import java.util.stream.IntStream;
 import nnfuse.reference.ReluReference;
 import nnfuse.testing.FiniteDifferences;
@@ -78,14 +77,11 @@ class ReluTest {
     void sameResultWithOneTwoAndFourThreads() {
         float[] x = TestData.normal(5, (1 << 16) + 3, 0, 1);
         try (Tensor xt = Tensor.of(x, x.length)) {
-            List<float[]> runs = Threads.atEachCount(() -> {
+            Threads.assertSameAtEachCount("relu", () -> {
                 try (Tensor y = ReluOps.forward(xt)) {
                     return y.toFloatArray();
                 }
             });
-            for (int i = 1; i < runs.size(); i++) {
-                Tolerance.assertBitIdentical("relu threads " + Threads.COUNTS[i], runs.get(0), runs.get(i));
-            }
         }
     }
 
@@ -171,14 +167,11 @@ class ReluTest {
         int n = (1 << 16) + 3;
         try (Tensor x = Tensor.of(TestData.normal(8, n, 0, 1), n); Tensor y = ReluOps.forward(x);
                 Tensor dy = Tensor.of(TestData.normal(9, n, 0, 1), n)) {
-            List<float[]> runs = Threads.atEachCount(() -> {
+            Threads.assertSameAtEachCount("relu backward", () -> {
                 try (Tensor dx = ReluOps.backward(dy, y)) {
                     return dx.toFloatArray();
                 }
             });
-            for (int i = 1; i < runs.size(); i++) {
-                Tolerance.assertBitIdentical("relu backward threads " + Threads.COUNTS[i], runs.get(0), runs.get(i));
-            }
         }
     }
 

@@ -26,4 +26,26 @@ public final class Threads {
         }
         return results;
     }
+
+    /** Asserts that {@code run} gives bit-identical output at every thread count of {@link #COUNTS}. */
+    public static void assertSameAtEachCount(String what, Supplier<float[]> run) {
+        List<float[]> runs = atEachCount(run);
+        for (int i = 1; i < runs.size(); i++) {
+            Tolerance.assertBitIdentical(what + " threads " + COUNTS[i], runs.get(0), runs.get(i));
+        }
+    }
+
+    /**
+     * Asserts that every output of {@code run} (named by {@code names}, in the
+     * same order) is bit-identical at every thread count of {@link #COUNTS}.
+     */
+    public static void assertSameAtEachCount(String what, String[] names, Supplier<float[][]> run) {
+        List<float[][]> runs = atEachCount(run);
+        for (int i = 1; i < runs.size(); i++) {
+            for (int k = 0; k < names.length; k++) {
+                Tolerance.assertBitIdentical(what + " " + names[k] + " threads " + COUNTS[i], runs.get(0)[k],
+                        runs.get(i)[k]);
+            }
+        }
+    }
 }
