@@ -178,6 +178,10 @@ NF_API int32_t nf_cross_entropy_fwd_f32(float *loss, const float *logits,
 NF_API int32_t nf_argmax_fwd_f32(int64_t *index, const float *x, int64_t rows,
                                  int64_t cols);
 
+/* The CUDA backend's argmax: see "CUDA backend" below. */
+NF_API int32_t nf_cuda_argmax_fwd_f32(int64_t *index, const float *x, int64_t rows, int64_t cols,
+                                      int32_t device);
+
 /* ---- L2 penalty -------------------------------------------------------- */
 
 /*
@@ -186,6 +190,11 @@ NF_API int32_t nf_argmax_fwd_f32(int64_t *index, const float *x, int64_t rows,
  * the result is the same for every thread count. Requires n >= 1.
  */
 NF_API int32_t nf_l2_fwd_f32(double *sum_squares, const float *x, int64_t n);
+
+/* The CUDA backend's sum of squares, the same bits: see "CUDA backend" below. sum_squares is a
+ * host pointer: the call synchronizes to return the sum. */
+NF_API int32_t nf_cuda_l2_fwd_f32(double *sum_squares, const float *x, int64_t n, int32_t device);
+
 /* ---- Dropout ------------------------------------------------------------ */
 
 /*
@@ -212,6 +221,12 @@ NF_API int32_t nf_dropout_fwd_f32(float *y, const float *x, int64_t n, uint64_t 
  */
 NF_API int32_t nf_dropout_mask_fwd_f32(float *mask, int64_t n, uint64_t seed, uint64_t offset,
                                        float p);
+
+/* The CUDA backend's dropout, the same masks bit for bit: see "CUDA backend" below. */
+NF_API int32_t nf_cuda_dropout_fwd_f32(float *y, const float *x, int64_t n, uint64_t seed,
+                                       uint64_t offset, float p, int32_t inverted, int32_t device);
+NF_API int32_t nf_cuda_dropout_mask_fwd_f32(float *mask, int64_t n, uint64_t seed, uint64_t offset,
+                                            float p, int32_t device);
 
 /* ---- Linear ------------------------------------------------------------ */
 
@@ -417,6 +432,10 @@ NF_API int32_t nf_batchnorm_bwd_eval_f32(float *dx, float *dgamma, float *dbeta,
 NF_API int32_t nf_dropout_bwd_f32(float *dx, const float *dy, int64_t n, uint64_t seed,
                                   uint64_t offset, float p, int32_t inverted);
 
+/* The CUDA backend's dropout backward: see "CUDA backend" below. */
+NF_API int32_t nf_cuda_dropout_bwd_f32(float *dx, const float *dy, int64_t n, uint64_t seed,
+                                       uint64_t offset, float p, int32_t inverted, int32_t device);
+
 /* ---- Cross-entropy backward -------------------------------------------- */
 
 /*
@@ -455,6 +474,10 @@ NF_API int32_t nf_cross_entropy_bwd_f32(float *dlogits, const float *dloss,
 NF_API int32_t nf_l2_bwd_f32(float *grad, const float *x, int64_t n, float lambda,
                              int32_t accumulate);
 
+/* The CUDA backend's L2 gradient: see "CUDA backend" below. */
+NF_API int32_t nf_cuda_l2_bwd_f32(float *grad, const float *x, int64_t n, float lambda,
+                                  int32_t accumulate, int32_t device);
+
 /* ---- SGD ---------------------------------------------------------------- */
 
 /*
@@ -473,6 +496,11 @@ NF_API int32_t nf_l2_bwd_f32(float *grad, const float *x, int64_t n, float lambd
 NF_API int32_t nf_sgd_step_f32(float *param, float *momentum_buffer, const float *grad,
                                int64_t n, float lr, float momentum, float dampening,
                                float weight_decay, int32_t nesterov, int32_t first_step);
+
+/* The CUDA backend's SGD step, the same bits: see "CUDA backend" below. */
+NF_API int32_t nf_cuda_sgd_step_f32(float *param, float *momentum_buffer, const float *grad, int64_t n,
+                                    float lr, float momentum, float dampening, float weight_decay,
+                                    int32_t nesterov, int32_t first_step, int32_t device);
 
 /* ---- CPU dispatch ------------------------------------------------------ */
 
