@@ -181,6 +181,18 @@ public final class Nnfuse {
         return Cuda.probe().reason();
     }
 
+    /**
+     * Waits until every op and copy enqueued on {@code device} has finished, as
+     * {@code torch.cuda.synchronize(device)}; a fault inside a kernel is reported here as an
+     * {@link NnfuseException}. Does nothing for the CPU, whose ops finish before they return.
+     */
+    public static void synchronize(Device device) {
+        Objects.requireNonNull(device, "device");
+        if (device.isCuda()) {
+            Cuda.synchronize(device.index());
+        }
+    }
+
     /** The name of CUDA device {@code index}, e.g. {@code NVIDIA H100 80GB HBM3}. */
     public static String cudaDeviceName(int index) {
         int count = cudaDeviceCount();

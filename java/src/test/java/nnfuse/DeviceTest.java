@@ -72,6 +72,8 @@ class DeviceTest {
             d.fill(0.25f);
             assertArrayEquals(new float[] {.25f, .25f, .25f, .25f, .25f, .25f, .25f}, d.toFloatArray());
             d.fill(0f);
+            Nnfuse.synchronize(cuda);
+            Nnfuse.synchronize(Device.CPU);
             assertArrayEquals(new float[7], d.toFloatArray());
             Path file = dir.resolve("d.npy");
             d.copyFrom(data).save(file);
