@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.IOException;
 import java.lang.foreign.Arena;
@@ -37,8 +38,8 @@ import org.junit.jupiter.params.provider.MethodSource;
 /**
  * Dropout forward and mask: native against the pure-Java reference, masks
  * against an independent numpy Philox fixture, the worksheet's Section 4, the
- * edge probabilities, stream continuity, thread-count independence, and bad
- * input, at each CPU level this machine supports ({@link CpuLevels}; the
+ * edge probabilities, stream continuity, thread-count independence, bad
+ * input, and the CUDA kernels' masks against the CPU backend's, at each CPU level this machine supports ({@link CpuLevels}; the
  * Philox words are integer arithmetic, the same at every level).
  *
  * <p>Tolerances: none. The mask is a comparison of one float per element, and
@@ -589,6 +590,83 @@ class DropoutTest {
         }
     }
 
+    /**
+     * The CUDA kernels draw the CPU backend's masks bit for bit (issue 6): the same (seed, offset, n, p) on a
+     * host tensor, which the CPU backend computes, and on a CUDA tensor, in one JVM. It runs where a CUDA
+     * device exists: in the suite on the CUDA harness (whose library carries the CPU backend as well) and on a
+     * GPU, there at each CPU level. Offsets that are multiples of 4 take the kernel's float4 path, the others
+     * its scalar one; sizes past 2^15 make its threads stride over more than one Philox block each (the
+     * harness's grid holds 8192 threads).
+     */
+    @Nested
+    class CudaMatchesCpu {
+        /** Both key words nonzero, and both all ones. */
+        private static final long[] SEEDS = {SEED, -1L};
+
+        static Stream<Arguments> sizesAndOffsets() {
+            Stream.Builder<Arguments> b = Stream.builder();
+            for (int n : concat(TestData.AWKWARD_SIZES, new int[] {4, 65_536, 100_003})) {
+                for (long offset : OFFSETS) {
+                    if (Long.compareUnsigned(offset + (n - 1), offset) >= 0) {
+                        b.add(Arguments.of(n, offset));
+                    }
+                }
+            }
+            return b.build();
+        }
+
+        /**
+         * {@link #specialValues} without its NaNs: a GPU's product need not keep a NaN's payload, as the CPU's
+         * does, so inverted dropout of a NaN may differ in its bits (it is NaN on both).
+         */
+        private static float[] finiteAndInfinite() {
+            float[] special = specialValues();
+            int kept = 0;
+            for (float v : special) {
+                if (!Float.isNaN(v)) {
+                    special[kept++] = v;
+                }
+            }
+            return Arrays.copyOf(special, kept);
+        }
+
+        @BeforeEach
+        void onlyWithCuda() {
+            assumeTrue(Nnfuse.cudaDeviceCount() > 0, "no CUDA device");
+        }
+
+        @ParameterizedTest(name = "n {0}, offset {1}")
+        @MethodSource("sizesAndOffsets")
+        void masksAndOutputsAreTheCpuBackends(int n, long offset) {
+            Device cuda = Device.cuda(0);
+            float[] x = Arrays.copyOf(concat(finiteAndInfinite(), TestData.normal(n + offset, n, 0, 1)), n);
+            for (long seed : SEEDS) {
+                for (float p : PS) {
+                    String what = "[n " + n + ", offset " + Long.toUnsignedString(offset) + ", seed "
+                            + Long.toUnsignedString(seed) + ", p " + p + "]";
+                    try (Tensor cpuMask = Tensor.zeros(Device.CPU, n); Tensor cudaMask = Tensor.zeros(cuda, n)) {
+                        DropoutOps.mask(cpuMask, p, seed, offset);
+                        DropoutOps.mask(cudaMask, p, seed, offset);
+                        Tolerance.assertExact("dropout mask cuda vs cpu " + what, longs(cpuMask.toFloatArray()),
+                                longs(cudaMask.toFloatArray()));
+                    }
+                    for (boolean inverted : new boolean[] {true, false}) {
+                        try (Tensor cpuX = Tensor.of(Device.CPU, x, n); Tensor cudaX = Tensor.of(cuda, x, n);
+                                Tensor cpuY = DropoutOps.forward(cpuX, p, inverted, seed, offset);
+                                Tensor cudaY = DropoutOps.forward(cudaX, p, inverted, seed, offset);
+                                Tensor cpuDx = DropoutOps.backward(cpuX, p, inverted, seed ^ 1, offset);
+                                Tensor cudaDx = DropoutOps.backward(cudaX, p, inverted, seed ^ 1, offset)) {
+                            Tolerance.assertBitIdentical("dropout y cuda vs cpu " + what + " inverted " + inverted,
+                                    cpuY.toFloatArray(), cudaY.toFloatArray());
+                            Tolerance.assertBitIdentical("dropout dx cuda vs cpu " + what + " inverted " + inverted,
+                                    cpuDx.toFloatArray(), cudaDx.toFloatArray());
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     private static void assertMask(float expected, float p, long seed, long offset) {
         try (Tensor m = DropoutOps.mask(new long[] {1}, p, seed, offset)) {
             assertEquals(expected, m.get(0), "mask at seed " + seed + " offset " + offset + " p " + p);
@@ -632,6 +710,12 @@ class DropoutTest {
 
     private static float[] concat(float[] a, float[] b) {
         float[] c = Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, c, a.length, b.length);
+        return c;
+    }
+
+    private static int[] concat(int[] a, int[] b) {
+        int[] c = Arrays.copyOf(a, a.length + b.length);
         System.arraycopy(b, 0, c, a.length, b.length);
         return c;
     }
