@@ -49,12 +49,25 @@ __global__ void __launch_bounds__(kThreads) l2_chunk_kernel(double *partial, con
     }
 }
 
-/* *total = the chunks' sums added in order, from 0: one thread, as the CPU adds them. */
-__global__ void __launch_bounds__(32) l2_total_kernel(double *total, const double *partial, int64_t chunks) {
-    if (threadIdx.x != 0) return;
+/*
+ * *total = the chunks' sums added in order, from 0, as the CPU adds them: the
+ * block stages kThreads partials at a time in shared memory, so that thread 0's
+ * chain of additions waits on shared memory rather than on a global load each.
+ */
+__global__ void __launch_bounds__(kThreads) l2_total_kernel(double *total, const double *partial, int64_t chunks) {
+    __shared__ double tile[kThreads];
     double sum = 0.0;
-    for (int64_t c = 0; c < chunks; c++) sum += partial[c];
-    *total = sum;
+    for (int64_t base = 0; base < chunks; base += kThreads) {
+        const int64_t c = base + threadIdx.x;
+        __syncthreads();  // thread 0 has added the previous tile
+        tile[threadIdx.x] = c < chunks ? partial[c] : 0.0;
+        __syncthreads();
+        if (threadIdx.x == 0) {
+            const int count = chunks - base < kThreads ? (int)(chunks - base) : kThreads;
+            for (int i = 0; i < count; i++) sum += tile[i];
+        }
+    }
+    if (threadIdx.x == 0) *total = sum;
 }
 
 /* Enqueues both stages into scratch ([0] the total, then the partials) and copies the total to *host. */
@@ -63,7 +76,7 @@ int32_t enqueue_sum_squares(const char *op, cudaStream_t stream, int32_t device,
     const unsigned int grid =
         nf_cuda_blocks(chunks, kChunksPerBlock, (int64_t)nf_cuda_multiprocessors(device) * 64);
     NF_CUDA_LAUNCH_OR_FAIL(op, l2_chunk_kernel, grid, kThreads, 0, stream, scratch + 1, x, n, chunks);
-    NF_CUDA_LAUNCH_OR_FAIL(op, l2_total_kernel, 1, 32, 0, stream, scratch, scratch + 1, chunks);
+    NF_CUDA_LAUNCH_OR_FAIL(op, l2_total_kernel, 1, kThreads, 0, stream, scratch, scratch + 1, chunks);
     return nf_cuda_status(op, "cudaMemcpyAsync",
                           cudaMemcpyAsync(host, scratch, sizeof *host, cudaMemcpyDeviceToHost, stream));
 }
