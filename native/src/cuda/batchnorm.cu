@@ -242,10 +242,6 @@ unsigned int grid_for(int64_t items, int32_t device) {
     return nf_cuda_blocks(items, kThreads, (int64_t)nf_cuda_multiprocessors(device) * 8);
 }
 
-bool vector_ok(int64_t c, const void *a, const void *b, const void *d = nullptr) {
-    return c % 4 == 0 && nf_aligned16(a) && nf_aligned16(b) && nf_aligned16(d);
-}
-
 /* The backward of both modes: mean is save_mean or running_mean, rstd the saved one (training only). */
 int32_t batchnorm_bwd(const char *op, float *dx, float *dgamma, float *dbeta, const float *dy, const float *x,
                       const float *mean, const float *rstd, const float *running_var, const float *gamma, int64_t n,
@@ -277,14 +273,14 @@ int32_t batchnorm_bwd(const char *op, float *dx, float *dgamma, float *dbeta, co
     double *part_dyxc = have_sums ? scratch.as<double>(map_bytes + part_bytes) : nullptr;
     if (have_sums) {
         NF_CUDA_LAUNCH_OR_FAIL(op, bn_grad_sums_kernel, nf_col_grid(t, device), kColThreads, 0, stream, part_dy,
-                               part_dyxc, dy, x, mean, t, vector_ok(c, dy, x, mean));
+                               part_dyxc, dy, x, mean, t, nf_vectorizable(c, {dy, x, mean}));
     }
     NF_CUDA_LAUNCH_OR_FAIL(op, bn_grad_finish_kernel, grid_for(c, device), kThreads, 0, stream, map, dgamma, dbeta,
                            part_dy, part_dyxc, rstd, running_var, gamma, eps, n, t.chunks, c, train,
                            accumulate != 0);
     if (dx != nullptr) {
         NF_CUDA_LAUNCH_OR_FAIL(op, bn_grad_dx_kernel, grid_for((n * c + 3) / 4, device), kThreads, 0, stream, dx, dy,
-                               x, mean, map, n, c, vector_ok(c, dx, dy, x));
+                               x, mean, map, n, c, nf_vectorizable(c, {dx, dy, x}));
     }
     return scratch.release(op);
 }
@@ -331,12 +327,12 @@ NF_API int32_t nf_cuda_batchnorm_fwd_train_f32(float *y, float *save_mean, float
     double *part_mean = scratch.as<double>(), *part_m2 = scratch.as<double>(part_bytes);
     const Affine affine = affine_at(scratch.as<float>(2 * part_bytes), c);
     NF_CUDA_LAUNCH_OR_FAIL(op, bn_stats_kernel, nf_col_grid(t, device), kColThreads, 0, stream, part_mean, part_m2, x,
-                           t, vector_ok(c, x, x));
+                           t, nf_vectorizable(c, {x}));
     NF_CUDA_LAUNCH_OR_FAIL(op, bn_finish_train_kernel, grid_for(c, device), kThreads, 0, stream, affine, save_mean,
                            save_rstd, running_mean, running_var, part_mean, part_m2, gamma, beta, n, t.chunks, c, eps,
                            momentum);
     NF_CUDA_LAUNCH_OR_FAIL(op, bn_apply_kernel, grid_for((n * c + 3) / 4, device), kThreads, 0, stream, y, x, affine,
-                           n, c, vector_ok(c, y, x));
+                           n, c, nf_vectorizable(c, {y, x}));
     return scratch.release(op);
 }
 
@@ -368,7 +364,7 @@ NF_API int32_t nf_cuda_batchnorm_fwd_eval_f32(float *y, const float *x, const fl
     NF_CUDA_LAUNCH_OR_FAIL(op, bn_affine_eval_kernel, grid_for(c, device), kThreads, 0, stream, affine, running_mean,
                            running_var, gamma, beta, c, eps);
     NF_CUDA_LAUNCH_OR_FAIL(op, bn_apply_kernel, grid_for((n * c + 3) / 4, device), kThreads, 0, stream, y, x, affine,
-                           n, c, vector_ok(c, y, x));
+                           n, c, nf_vectorizable(c, {y, x}));
     return scratch.release(op);
 }
 

@@ -12,8 +12,6 @@
  * each when aligned), and the team sums its threads' partials in a fixed tree
  * (reduce.cuh), so the statistics depend only on the row and cols.
  */
-#include <initializer_list>
-
 #include "common.cuh"
 #include "norm.cuh"
 #include "reduce.cuh"
@@ -304,14 +302,6 @@ unsigned int row_grid(int64_t rows, int rows_per_block, int32_t device) {
     return nf_cuda_blocks(rows, rows_per_block, (int64_t)nf_cuda_multiprocessors(device) * 8);
 }
 
-/* Whether every array can be read by float4: 16-byte aligned (NULL is) and rows of whole float4s. */
-bool vectorizable(int64_t cols, std::initializer_list<const void *> arrays) {
-    if (cols % 4 != 0) return false;
-    for (const void *p : arrays)
-        if (!nf_aligned16(p)) return false;
-    return true;
-}
-
 }  // namespace
 
 NF_API int32_t nf_cuda_layernorm_fwd_f32(float *y, float *mean, float *rstd, const float *x, const float *gamma,
@@ -325,7 +315,7 @@ NF_API int32_t nf_cuda_layernorm_fwd_f32(float *y, float *mean, float *rstd, con
     if (status != NF_OK) return status;
     cudaStream_t stream = nullptr;
     NF_CUDA_ENTER(op, device, stream);
-    const bool vector = vectorizable(cols, {y, x, gamma, beta});
+    const bool vector = nf_vectorizable(cols, {y, x, gamma, beta});
     if (cols > kWarpMaxCols) {
         NF_CUDA_LAUNCH_OR_FAIL(op, ln_fwd_wide_kernel, row_grid(rows, 1, device), kWideThreads, 0, stream, y, mean,
                                rstd, x, gamma, beta, rows, cols, eps, vector);
@@ -371,7 +361,7 @@ NF_API int32_t nf_cuda_layernorm_bwd_f32(float *dx, float *dgamma, float *dbeta,
 
     const bool wide = cols > kWarpMaxCols;
     const unsigned int team_grid = row_grid(rows, wide ? 1 : kWarpsPerBlock, device);
-    const bool x_vector = vectorizable(cols, {x});
+    const bool x_vector = nf_vectorizable(cols, {x});
     nf_cuda_scratch scratch(stream);
     if (dgamma != nullptr || dbeta != nullptr) {
         const nf_col_tiling t = nf_col_tiling_of(rows, cols);
@@ -392,13 +382,13 @@ NF_API int32_t nf_cuda_layernorm_bwd_f32(float *dx, float *dgamma, float *dbeta,
         }
         NF_CUDA_LAUNCH_OR_FAIL(op, ln_bwd_columns_kernel, nf_col_grid(t, device), kColThreads, 0, stream,
                                part_dgamma, part_dbeta, dy, x, mean, mean_lo, rstd, t,
-                               vectorizable(cols, {dy, x}));
+                               nf_vectorizable(cols, {dy, x}));
         NF_CUDA_LAUNCH_OR_FAIL(op, ln_bwd_finish_kernel, nf_cuda_blocks(cols, 256, nf_cuda_multiprocessors(device) * 8),
                                256, 0, stream, dgamma, dbeta, part_dgamma, part_dbeta, t.chunks, cols,
                                accumulate != 0);
     }
     if (dx != nullptr) {
-        const bool vector = vectorizable(cols, {dx, dy, x, gamma});
+        const bool vector = nf_vectorizable(cols, {dx, dy, x, gamma});
         if (wide) {
             NF_CUDA_LAUNCH_OR_FAIL(op, ln_bwd_dx_kernel<BlockTeam>, team_grid, kWideThreads, 0, stream, dx, dy, x,
                                    mean, rstd, gamma, rows, cols, vector);

@@ -9,10 +9,20 @@
 #ifndef NF_CUDA_NORM_CUH
 #define NF_CUDA_NORM_CUH
 
+#include <initializer_list>
+
 #include "common.cuh"
 
-/* Whether every pointer given is 16-byte aligned (a NULL one is). */
-static inline bool nf_aligned16(const void *p) { return (reinterpret_cast<uintptr_t>(p) & 15) == 0; }
+/*
+ * Whether rows of n floats of every array given can be read by float4: n % 4
+ * == 0 and every pointer 16-byte aligned (a NULL one, an absent array, is).
+ */
+static inline bool nf_vectorizable(int64_t n, std::initializer_list<const void *> arrays) {
+    if (n % 4 != 0) return false;
+    for (const void *p : arrays)
+        if ((reinterpret_cast<uintptr_t>(p) & 15) != 0) return false;
+    return true;
+}
 
 /*
  * Elements j..j+3 of a row of n (zero beyond n). vector: the row start is
