@@ -117,11 +117,14 @@ int32_t check_args(const char *op, LabelCheck *result, const int64_t *labels, co
  * sample_loss: (1 - e) * nll + (e / C) * smooth with nll = -w[t] * logp[t] and
  * smooth = -sum_c w[c] * logp[c], the smoothing term only when e > 0.
  * Written as float to loss[r] (NONE) or as double to per_sample[r] for the reduction.
+ * smooth_share is e / C, divided once on the host: a double division in the
+ * row loop is a subroutine call on the GPU, and one more made ptxas spill.
  */
 template <class S>
 __global__ void __launch_bounds__(S::kThreads) fwd_kernel(float *loss, double *per_sample, const float *logits,
                                                           const int64_t *labels, const float *weight, int64_t rows,
-                                                          int64_t classes, int64_t ignore_index, double smoothing) {
+                                                          int64_t classes, int64_t ignore_index, double smoothing,
+                                                          double smooth_share) {
     for (int64_t r = S::first(); r < rows; r += S::stride()) {
         const int64_t t = labels[r];
         double value = 0.0;
@@ -137,7 +140,7 @@ __global__ void __launch_bounds__(S::kThreads) fwd_kernel(float *loss, double *p
                     smooth -= (weight != nullptr ? (double)weight[c] : 1.0) * ((double)v - shift);
                 });
                 smooth = S::sum(smooth);
-                value = (1.0 - smoothing) * value + (smoothing / (double)classes) * smooth;
+                value = (1.0 - smoothing) * value + smooth_share * smooth;
             }
         }
         if (S::tid() == 0) {
@@ -164,13 +167,15 @@ __global__ void __launch_bounds__(kReduceThreads) reduce_kernel(float *loss, con
  * s = (1 - e) * w[t] + (e / C) * W and q[j] = (1 - e) * w[t] * [j == t] + (e / C) * w[j]
  * (smoothing terms only when e > 0), p[j] = (float)exp * (1 / sum) in double,
  * rounded once; zeros for an ignored row. dlogits may be logits (row_map).
- * g is dloss[r] (NONE) or dloss[0] / denominator (MEAN, SUM with denominator 1).
+ * g is dloss[r] (NONE) or dloss[0] / denominator (MEAN, SUM with denominator 1);
+ * smooth_share is e / C, as in fwd_kernel.
  */
 template <class S>
 __global__ void __launch_bounds__(S::kThreads) bwd_kernel(float *dlogits, const float *dloss, const float *logits,
                                                           const int64_t *labels, const float *weight, int64_t rows,
                                                           int64_t classes, int64_t ignore_index, double smoothing,
-                                                          double weight_sum, bool per_row, double denominator) {
+                                                          double smooth_share, double weight_sum, bool per_row,
+                                                          double denominator) {
     for (int64_t r = S::first(); r < rows; r += S::stride()) {
         const float *x = logits + r * classes;
         float *dx = dlogits + r * classes;
@@ -184,11 +189,10 @@ __global__ void __launch_bounds__(S::kThreads) bwd_kernel(float *dlogits, const 
         const double g = per_row ? (double)dloss[r] : (double)dloss[0] / denominator;
         const double w_t = weight != nullptr ? (double)weight[t] : 1.0;
         const double e = smoothing;
-        const double smooth = e / (double)classes;
-        const double s = e > 0 ? (1.0 - e) * w_t + smooth * weight_sum : w_t;
+        const double s = e > 0 ? (1.0 - e) * w_t + smooth_share * weight_sum : w_t;
         nf_softmax_row_map<S>(dx, x, classes, [=](int64_t j, float v) {
             double q = j == t ? (1.0 - e) * w_t : 0.0;
-            if (e > 0) q += smooth * (weight != nullptr ? (double)weight[j] : 1.0);
+            if (e > 0) q += smooth_share * (weight != nullptr ? (double)weight[j] : 1.0);
             return (float)(g * (s * ((double)(float)nf_exp_shifted(v, max) * inv_sum) - q));
         });
     }
@@ -224,7 +228,7 @@ NF_API int32_t nf_cuda_cross_entropy_fwd_f32(float *loss, const float *logits, c
         using S = decltype(shape);
         NF_CUDA_LAUNCH_OR_FAIL(op, fwd_kernel<S>, nf_softmax_grid<S>(rows, device), S::kThreads, 0, stream, loss,
                                per_sample, logits, labels, weight, rows, classes, ignore_index,
-                               (double)label_smoothing);
+                               (double)label_smoothing, (double)label_smoothing / (double)classes);
         return NF_OK;
     });
     if (status == NF_OK && per_sample != nullptr) {
@@ -268,7 +272,8 @@ NF_API int32_t nf_cuda_cross_entropy_bwd_f32(float *dlogits, const float *dloss,
         using S = decltype(shape);
         NF_CUDA_LAUNCH_OR_FAIL(op, bwd_kernel<S>, nf_softmax_grid<S>(rows, device), S::kThreads, 0, stream, dlogits,
                                dloss, logits, labels, weight, rows, classes, ignore_index, (double)label_smoothing,
-                               check.weight_sum, reduction == NF_REDUCTION_NONE, denominator);
+                               (double)label_smoothing / (double)classes, check.weight_sum,
+                               reduction == NF_REDUCTION_NONE, denominator);
         return NF_OK;
     });
 }
