@@ -148,6 +148,12 @@ NF_API int32_t nf_softmax_fwd_f32(float *y, const float *x, int64_t rows,
 NF_API int32_t nf_log_softmax_fwd_f32(float *y, const float *x, int64_t rows,
                                       int64_t cols);
 
+/* The CUDA backend's softmax and log-softmax: see "CUDA backend" below. */
+NF_API int32_t nf_cuda_softmax_fwd_f32(float *y, const float *x, int64_t rows, int64_t cols,
+                                       int32_t device);
+NF_API int32_t nf_cuda_log_softmax_fwd_f32(float *y, const float *x, int64_t rows, int64_t cols,
+                                           int32_t device);
+
 /* ---- Cross-entropy ----------------------------------------------------- */
 
 /* Reductions of a per-sample loss, as PyTorch's reduction='none'|'mean'|'sum'. */
@@ -176,6 +182,13 @@ NF_API int32_t nf_cross_entropy_fwd_f32(float *loss, const float *logits,
                                         int64_t classes, int64_t ignore_index,
                                         float label_smoothing,
                                         int32_t reduction);
+
+/* The CUDA backend's cross-entropy: see "CUDA backend" below. It checks the labels
+ * on the device and waits for that check (a synchronization) to report a bad one. */
+NF_API int32_t nf_cuda_cross_entropy_fwd_f32(float *loss, const float *logits, const int64_t *labels,
+                                             const float *weight, int64_t rows, int64_t classes,
+                                             int64_t ignore_index, float label_smoothing,
+                                             int32_t reduction, int32_t device);
 
 /* ---- Argmax ------------------------------------------------------------ */
 
@@ -486,6 +499,12 @@ NF_API int32_t nf_cross_entropy_bwd_f32(float *dlogits, const float *dloss,
                                         const float *weight, int64_t rows,
                                         int64_t classes, int64_t ignore_index,
                                         float label_smoothing, int32_t reduction);
+
+/* The CUDA backend's cross-entropy backward: see "CUDA backend" below; synchronizes as the forward. */
+NF_API int32_t nf_cuda_cross_entropy_bwd_f32(float *dlogits, const float *dloss, const float *logits,
+                                             const int64_t *labels, const float *weight, int64_t rows,
+                                             int64_t classes, int64_t ignore_index,
+                                             float label_smoothing, int32_t reduction, int32_t device);
 
 /* ---- L2 penalty backward ----------------------------------------------- */
 

@@ -1050,6 +1050,134 @@ public class nnfuse_h extends nnfuse_h$shared {
         }
     }
 
+    private static class nf_cuda_softmax_fwd_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            nnfuse_h.C_INT,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("nf_cuda_softmax_fwd_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_softmax_fwd_f32(float *y, const float *x, int64_t rows, int64_t cols, int32_t device)
+     * }
+     */
+    public static FunctionDescriptor nf_cuda_softmax_fwd_f32$descriptor() {
+        return nf_cuda_softmax_fwd_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_softmax_fwd_f32(float *y, const float *x, int64_t rows, int64_t cols, int32_t device)
+     * }
+     */
+    public static MethodHandle nf_cuda_softmax_fwd_f32$handle() {
+        return nf_cuda_softmax_fwd_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_softmax_fwd_f32(float *y, const float *x, int64_t rows, int64_t cols, int32_t device)
+     * }
+     */
+    public static MemorySegment nf_cuda_softmax_fwd_f32$address() {
+        return nf_cuda_softmax_fwd_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t nf_cuda_softmax_fwd_f32(float *y, const float *x, int64_t rows, int64_t cols, int32_t device)
+     * }
+     */
+    public static int nf_cuda_softmax_fwd_f32(MemorySegment y, MemorySegment x, long rows, long cols, int device) {
+        var mh$ = nf_cuda_softmax_fwd_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("nf_cuda_softmax_fwd_f32", y, x, rows, cols, device);
+            }
+            return (int)mh$.invokeExact(y, x, rows, cols, device);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class nf_cuda_log_softmax_fwd_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            nnfuse_h.C_INT,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("nf_cuda_log_softmax_fwd_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_log_softmax_fwd_f32(float *y, const float *x, int64_t rows, int64_t cols, int32_t device)
+     * }
+     */
+    public static FunctionDescriptor nf_cuda_log_softmax_fwd_f32$descriptor() {
+        return nf_cuda_log_softmax_fwd_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_log_softmax_fwd_f32(float *y, const float *x, int64_t rows, int64_t cols, int32_t device)
+     * }
+     */
+    public static MethodHandle nf_cuda_log_softmax_fwd_f32$handle() {
+        return nf_cuda_log_softmax_fwd_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_log_softmax_fwd_f32(float *y, const float *x, int64_t rows, int64_t cols, int32_t device)
+     * }
+     */
+    public static MemorySegment nf_cuda_log_softmax_fwd_f32$address() {
+        return nf_cuda_log_softmax_fwd_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t nf_cuda_log_softmax_fwd_f32(float *y, const float *x, int64_t rows, int64_t cols, int32_t device)
+     * }
+     */
+    public static int nf_cuda_log_softmax_fwd_f32(MemorySegment y, MemorySegment x, long rows, long cols, int device) {
+        var mh$ = nf_cuda_log_softmax_fwd_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("nf_cuda_log_softmax_fwd_f32", y, x, rows, cols, device);
+            }
+            return (int)mh$.invokeExact(y, x, rows, cols, device);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static class nf_cross_entropy_fwd_f32 {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             nnfuse_h.C_INT,
@@ -1111,6 +1239,75 @@ public class nnfuse_h extends nnfuse_h$shared {
                 traceDowncall("nf_cross_entropy_fwd_f32", loss, logits, labels, weight, rows, classes, ignore_index, label_smoothing, reduction);
             }
             return (int)mh$.invokeExact(loss, logits, labels, weight, rows, classes, ignore_index, label_smoothing, reduction);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class nf_cuda_cross_entropy_fwd_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            nnfuse_h.C_INT,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_FLOAT,
+            nnfuse_h.C_INT,
+            nnfuse_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("nf_cuda_cross_entropy_fwd_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_cross_entropy_fwd_f32(float *loss, const float *logits, const int64_t *labels, const float *weight, int64_t rows, int64_t classes, int64_t ignore_index, float label_smoothing, int32_t reduction, int32_t device)
+     * }
+     */
+    public static FunctionDescriptor nf_cuda_cross_entropy_fwd_f32$descriptor() {
+        return nf_cuda_cross_entropy_fwd_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_cross_entropy_fwd_f32(float *loss, const float *logits, const int64_t *labels, const float *weight, int64_t rows, int64_t classes, int64_t ignore_index, float label_smoothing, int32_t reduction, int32_t device)
+     * }
+     */
+    public static MethodHandle nf_cuda_cross_entropy_fwd_f32$handle() {
+        return nf_cuda_cross_entropy_fwd_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_cross_entropy_fwd_f32(float *loss, const float *logits, const int64_t *labels, const float *weight, int64_t rows, int64_t classes, int64_t ignore_index, float label_smoothing, int32_t reduction, int32_t device)
+     * }
+     */
+    public static MemorySegment nf_cuda_cross_entropy_fwd_f32$address() {
+        return nf_cuda_cross_entropy_fwd_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t nf_cuda_cross_entropy_fwd_f32(float *loss, const float *logits, const int64_t *labels, const float *weight, int64_t rows, int64_t classes, int64_t ignore_index, float label_smoothing, int32_t reduction, int32_t device)
+     * }
+     */
+    public static int nf_cuda_cross_entropy_fwd_f32(MemorySegment loss, MemorySegment logits, MemorySegment labels, MemorySegment weight, long rows, long classes, long ignore_index, float label_smoothing, int reduction, int device) {
+        var mh$ = nf_cuda_cross_entropy_fwd_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("nf_cuda_cross_entropy_fwd_f32", loss, logits, labels, weight, rows, classes, ignore_index, label_smoothing, reduction, device);
+            }
+            return (int)mh$.invokeExact(loss, logits, labels, weight, rows, classes, ignore_index, label_smoothing, reduction, device);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
@@ -2928,6 +3125,76 @@ public class nnfuse_h extends nnfuse_h$shared {
                 traceDowncall("nf_cross_entropy_bwd_f32", dlogits, dloss, logits, labels, weight, rows, classes, ignore_index, label_smoothing, reduction);
             }
             return (int)mh$.invokeExact(dlogits, dloss, logits, labels, weight, rows, classes, ignore_index, label_smoothing, reduction);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class nf_cuda_cross_entropy_bwd_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            nnfuse_h.C_INT,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_FLOAT,
+            nnfuse_h.C_INT,
+            nnfuse_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("nf_cuda_cross_entropy_bwd_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_cross_entropy_bwd_f32(float *dlogits, const float *dloss, const float *logits, const int64_t *labels, const float *weight, int64_t rows, int64_t classes, int64_t ignore_index, float label_smoothing, int32_t reduction, int32_t device)
+     * }
+     */
+    public static FunctionDescriptor nf_cuda_cross_entropy_bwd_f32$descriptor() {
+        return nf_cuda_cross_entropy_bwd_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_cross_entropy_bwd_f32(float *dlogits, const float *dloss, const float *logits, const int64_t *labels, const float *weight, int64_t rows, int64_t classes, int64_t ignore_index, float label_smoothing, int32_t reduction, int32_t device)
+     * }
+     */
+    public static MethodHandle nf_cuda_cross_entropy_bwd_f32$handle() {
+        return nf_cuda_cross_entropy_bwd_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_cross_entropy_bwd_f32(float *dlogits, const float *dloss, const float *logits, const int64_t *labels, const float *weight, int64_t rows, int64_t classes, int64_t ignore_index, float label_smoothing, int32_t reduction, int32_t device)
+     * }
+     */
+    public static MemorySegment nf_cuda_cross_entropy_bwd_f32$address() {
+        return nf_cuda_cross_entropy_bwd_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t nf_cuda_cross_entropy_bwd_f32(float *dlogits, const float *dloss, const float *logits, const int64_t *labels, const float *weight, int64_t rows, int64_t classes, int64_t ignore_index, float label_smoothing, int32_t reduction, int32_t device)
+     * }
+     */
+    public static int nf_cuda_cross_entropy_bwd_f32(MemorySegment dlogits, MemorySegment dloss, MemorySegment logits, MemorySegment labels, MemorySegment weight, long rows, long classes, long ignore_index, float label_smoothing, int reduction, int device) {
+        var mh$ = nf_cuda_cross_entropy_bwd_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("nf_cuda_cross_entropy_bwd_f32", dlogits, dloss, logits, labels, weight, rows, classes, ignore_index, label_smoothing, reduction, device);
+            }
+            return (int)mh$.invokeExact(dlogits, dloss, logits, labels, weight, rows, classes, ignore_index, label_smoothing, reduction, device);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
