@@ -223,7 +223,7 @@ NF_API int32_t nf_cuda_cross_entropy_fwd_f32(float *loss, const float *logits, c
         }
         if (error != cudaSuccess) return nf_cuda_status(op, "cudaMallocAsync", error);
     }
-    const bool vec = classes % 4 == 0 && nf_softmax_aligned16(logits);
+    const bool vec = classes % 4 == 0 && nf_aligned16(logits);
     status = nf_softmax_dispatch(classes, vec, [&](auto shape) -> int32_t {
         using S = decltype(shape);
         NF_CUDA_LAUNCH_OR_FAIL(op, fwd_kernel<S>, nf_softmax_grid<S>(rows, device), S::kThreads, 0, stream, loss,
@@ -267,7 +267,7 @@ NF_API int32_t nf_cuda_cross_entropy_bwd_f32(float *dlogits, const float *dloss,
         return nf_fail(NF_ERR_INVALID_ARGUMENT, "%s: dlogits overlaps logits", op);
 
     const double denominator = reduction == NF_REDUCTION_MEAN ? check.total_weight : 1.0;
-    const bool vec = classes % 4 == 0 && nf_softmax_aligned16(dlogits) && nf_softmax_aligned16(logits);
+    const bool vec = classes % 4 == 0 && nf_aligned16(dlogits) && nf_aligned16(logits);
     return nf_softmax_dispatch(classes, vec, [&](auto shape) -> int32_t {
         using S = decltype(shape);
         NF_CUDA_LAUNCH_OR_FAIL(op, bwd_kernel<S>, nf_softmax_grid<S>(rows, device), S::kThreads, 0, stream, dlogits,

@@ -39,7 +39,7 @@ int32_t run_rows(const char *op, bool log_softmax, float *y, const float *x, int
     NF_CHECK_POSITIVE(op, cols);
     cudaStream_t stream = nullptr;
     NF_CUDA_ENTER(op, device, stream);
-    const bool vec = cols % 4 == 0 && nf_softmax_aligned16(y) && nf_softmax_aligned16(x);
+    const bool vec = cols % 4 == 0 && nf_aligned16(y) && nf_aligned16(x);
     return nf_softmax_dispatch(cols, vec, [&](auto shape) -> int32_t {
         using S = decltype(shape);
         NF_CUDA_LAUNCH_OR_FAIL(op, softmax_kernel<S>, nf_softmax_grid<S>(rows, device), S::kThreads, 0, stream, y, x,

@@ -126,7 +126,4 @@ int32_t nf_softmax_dispatch(int64_t cols, bool vec, F launch) {
     return vec ? launch(SoftmaxShape<SoftmaxBlockRows, true>{}) : launch(SoftmaxShape<SoftmaxBlockRows, false>{});
 }
 
-/* Whether p is 16-byte aligned (rows of a multiple of 4 columns then are too). */
-static inline bool nf_softmax_aligned16(const void *p) { return (reinterpret_cast<uintptr_t>(p) & 15) == 0; }
-
 #endif
