@@ -24,7 +24,7 @@ for cu in "$here"/src/cuda/*.cu; do
                 printf "%s\t%s\t%s\t%s\t%s\t%s / %s\n", file, name, regs, smem, stack, stores, loads
             }' |
         while IFS=$'\t' read -r file name regs smem stack spills; do
-            kernel=$(echo "$name" | c++filt | sed 's/(anonymous namespace):://g; s/(.*//')
+            kernel=$(echo "$name" | c++filt | sed 's/(anonymous namespace):://g; s/([^()]*)$//; s/^void //')
             echo "| $file | \`$kernel\` | $regs | $smem | $stack | $spills |"
         done
 done
