@@ -19,13 +19,13 @@ std::mutex streams_lock;
 cudaStream_t streams[kMaxDevices];
 int multiprocessors[kMaxDevices];
 
-int32_t device_count(int32_t *count) {
+int32_t device_count(const char *op, int32_t *count) {
     int n = 0;
     cudaError_t error = cudaGetDeviceCount(&n);
     if (error != cudaSuccess) {
         cudaGetLastError();  // a missing driver is not a sticky error of a later call
         *count = 0;
-        return nf_cuda_status("nf_cuda_device_count", "cudaGetDeviceCount", error);
+        return nf_cuda_status(op, "cudaGetDeviceCount", error);
     }
     *count = n < kMaxDevices ? n : kMaxDevices;
     return NF_OK;
@@ -40,7 +40,7 @@ int32_t nf_cuda_status(const char *op, const char *what, cudaError_t error) {
 
 int32_t nf_cuda_enter(const char *op, int32_t device, cudaStream_t *stream) {
     int32_t count = 0;
-    int32_t status = device_count(&count);
+    int32_t status = device_count(op, &count);
     if (status != NF_OK) return status;
     if (device < 0 || device >= count) {
         return nf_fail(NF_ERR_INVALID_ARGUMENT, "%s: device %d does not exist (%d CUDA devices)", op, (int)device,
@@ -77,7 +77,7 @@ NF_API int32_t nf_cuda_emulated(void) {
 NF_API int32_t nf_cuda_device_count(int32_t *count) {
     static const char op[] = "nf_cuda_device_count";
     NF_CHECK_PTR(op, count);
-    return device_count(count);
+    return device_count(op, count);
 }
 
 NF_API int32_t nf_cuda_device_name(char *name, int64_t capacity, int32_t device) {
