@@ -9,6 +9,7 @@ import java.util.Arrays;
 import java.util.function.Consumer;
 import java.util.function.Function;
 import nnfuse.internal.Cuda;
+import nnfuse.internal.HostBlocks;
 import nnfuse.internal.Npy;
 
 /**
@@ -16,12 +17,15 @@ import nnfuse.internal.Npy;
  * memory, 64-byte aligned, or CUDA device memory, 256-byte aligned.
  *
  * <p>A host tensor either owns its memory (the factories without an
- * {@link Arena}, which allocate from a private shared arena that
- * {@link #close()} frees) or borrows it from a caller's arena (the factories
- * taking one; {@code close()} then only marks the tensor closed, and the
- * memory goes when the arena is closed). A CUDA tensor always owns its memory.
- * Any use after {@code close()}, or after the caller's arena closed, throws
- * {@link IllegalStateException}; freed memory is never read.
+ * {@link Arena}) or borrows it from a caller's arena (the factories taking
+ * one; {@code close()} then only marks the tensor closed, and the memory goes
+ * when the arena is closed). An owning tensor of up to 1 MiB takes a block from
+ * a caching allocator, to which {@code close()} returns it for the next tensor
+ * (as PyTorch's caching allocator does), because freeing memory that other
+ * threads could reach costs tens of microseconds in the JVM; a larger one has
+ * a shared arena of its own that {@code close()} frees. A CUDA tensor always
+ * owns its memory. Any use after {@code close()}, or after the caller's arena
+ * closed, throws {@link IllegalStateException}; freed memory is never read.
  *
  * <p>The factories without a device or an arena put new tensors on the
  * default device, {@link Nnfuse#backend()}'s (as {@code torch.set_default_device}):
@@ -44,16 +48,24 @@ public final class Tensor implements AutoCloseable {
     private final long numel;
     private final DType dtype;
     private final Device device;
+    /** The memory of an owning host tensor: its own arena, or a block of {@link HostBlocks}; else null. */
     private final Arena ownArena;
-    private boolean closed;
+    private final MemorySegment ownBlock;
+    private volatile boolean closed;
 
     private Tensor(MemorySegment segment, long[] shape, long numel, DType dtype, Device device, Arena ownArena) {
+        this(segment, shape, numel, dtype, device, ownArena, null);
+    }
+
+    private Tensor(MemorySegment segment, long[] shape, long numel, DType dtype, Device device, Arena ownArena,
+            MemorySegment ownBlock) {
         this.segment = segment;
         this.shape = shape;
         this.numel = numel;
         this.dtype = dtype;
         this.device = device;
         this.ownArena = ownArena;
+        this.ownBlock = ownBlock;
     }
 
     /** A new float32 tensor of zeros on the default device that owns its memory. */
@@ -236,7 +248,9 @@ public final class Tensor implements AutoCloseable {
 
     /**
      * The host memory, for interop with other FFM code. Its lifetime is this
-     * tensor's: after {@link #close()} the segment can no longer be accessed.
+     * tensor's: don't use it after {@link #close()}, when it may already hold
+     * another tensor (a borrowed tensor's segment stops working when its
+     * arena closes; an own arena's when the tensor closes).
      *
      * @throws IllegalStateException on a CUDA tensor, whose memory the host cannot address
      */
@@ -349,17 +363,20 @@ public final class Tensor implements AutoCloseable {
     }
 
     /**
-     * Frees the memory of an owning tensor, or marks a borrowed one closed.
-     * Idempotent. Device memory is released once the ops enqueued before are done.
+     * Frees the memory of an owning tensor (a cached block goes back to the
+     * cache), or marks a borrowed one closed. Idempotent, and safe to call from
+     * any thread. Device memory is released once the ops enqueued before are done.
      */
     @Override
-    public void close() {
+    public synchronized void close() {
         if (closed) {
             return;
         }
         closed = true;
         if (device.isCuda()) {
             Cuda.free(segment, device.index());
+        } else if (ownBlock != null) {
+            HostBlocks.give(ownBlock);
         } else if (ownArena != null) {
             ownArena.close();
         }
@@ -520,6 +537,10 @@ public final class Tensor implements AutoCloseable {
     private static Tensor allocate(Arena arena, DType dtype, long[] shape) {
         long numel = checkedNumel(shape);
         long bytes = Math.multiplyExact(numel, (long) dtype.byteSize());
+        if (arena == null && bytes <= HostBlocks.MAX_BLOCK) {
+            MemorySegment block = HostBlocks.take(bytes);
+            return new Tensor(block.asSlice(0, bytes), shape.clone(), numel, dtype, Device.CPU, null, block);
+        }
         Arena owner = arena == null ? Arena.ofShared() : null;
         Arena from = arena == null ? owner : arena;
         MemorySegment segment = from.allocate(bytes, ALIGNMENT);
