@@ -181,75 +181,105 @@ cudaError_t nf_gemm_launch(float *c, const nf_gemm_args &g, const float *bias, b
 }
 
 /*
- * Column sums over a[rows, cols], sum_r term(r, j), in double: rows are split
+ * Column sums over rows x cols, sum_r term(r, j), in double: rows are split
  * into fixed chunks of NF_COLUMN_CHUNK (a partition that depends on rows
  * alone), each chunk summed in ascending r by one thread per column, then
  * the chunks' partials added in ascending chunk order. With one chunk the sum
- * is the CPU backend's (ascending r in double), bit for bit.
+ * is the CPU backend's (ascending r in double), bit for bit. One pass may
+ * make several sums of the same rows (Term::kSums), e.g. dgamma, dbeta and
+ * dbias, each in that same order.
  */
 constexpr int64_t NF_COLUMN_CHUNK = 256;
 constexpr int NF_COLUMN_THREADS = 256;
 
 /* Chunks of NF_COLUMN_CHUNK rows covering rows. */
-static inline NF_HOST_DEVICE int64_t nf_column_chunks(int64_t rows) { return (rows + NF_COLUMN_CHUNK - 1) / NF_COLUMN_CHUNK; }
+static inline NF_HOST_DEVICE int64_t nf_column_chunks(int64_t rows) {
+    return (rows + NF_COLUMN_CHUNK - 1) / NF_COLUMN_CHUNK;
+}
+
+/* Where the K sums go: out[s][cols], each NULL when that sum is not wanted. */
+template <int K>
+struct nf_column_outputs {
+    float *out[K];
+};
 
 /*
  * One chunk of rows per blockIdx.y (striding by gridDim.y), one column per
- * thread. With a single chunk the sum is rounded and stored in out
- * (nf_cuda_store_grad); otherwise it goes to partial[chunk * cols + j].
- * Term is a functor: double term(int64_t r, int64_t j).
+ * thread. Term is a functor with kSums sums: term(r, j, acc) adds element
+ * (r, j)'s term of each sum s to acc[s]. With a single chunk each sum is
+ * rounded and stored (nf_cuda_store_grad); otherwise it goes to
+ * partial[(s * chunks + chunk) * cols + j].
  */
 template <class Term>
 __global__ void __launch_bounds__(NF_COLUMN_THREADS)
-    nf_column_sums_kernel(float *out, double *partial, Term term, int64_t rows, int64_t cols, bool accumulate) {
+    nf_column_sums_kernel(nf_column_outputs<Term::kSums> o, double *partial, Term term, int64_t rows, int64_t cols,
+                          bool accumulate) {
+    constexpr int K = Term::kSums;
     const int64_t j = (int64_t)blockIdx.x * NF_COLUMN_THREADS + threadIdx.x;
     if (j >= cols) return;
     const int64_t chunks = nf_column_chunks(rows);
     for (int64_t c = blockIdx.y; c < chunks; c += gridDim.y) {
         const int64_t r1 = (c + 1) * NF_COLUMN_CHUNK < rows ? (c + 1) * NF_COLUMN_CHUNK : rows;
-        double sum = 0.0;
-        for (int64_t r = c * NF_COLUMN_CHUNK; r < r1; r++) sum += term(r, j);
-        if (chunks == 1)
-            nf_cuda_store_grad(out + j, (float)sum, accumulate);
-        else
-            partial[c * cols + j] = sum;
+        double acc[K];
+        for (int s = 0; s < K; s++) acc[s] = 0.0;
+        for (int64_t r = c * NF_COLUMN_CHUNK; r < r1; r++) term(r, j, acc);
+        for (int s = 0; s < K; s++) {
+            if (chunks == 1) {
+                if (o.out[s] != nullptr) nf_cuda_store_grad(o.out[s] + j, (float)acc[s], accumulate);
+            } else {
+                partial[(s * chunks + c) * cols + j] = acc[s];
+            }
+        }
     }
 }
 
-/* out[j] = the sum of partial[c * cols + j] over the chunks in ascending c, rounded once and stored. */
-static __global__ void __launch_bounds__(NF_COLUMN_THREADS)
-    nf_column_sums_finish_kernel(float *out, const double *partial, int64_t chunks, int64_t cols, bool accumulate) {
+/* Each wanted sum s: the partials of its chunks added in ascending order, rounded once and stored. */
+template <int K>
+__global__ void __launch_bounds__(NF_COLUMN_THREADS)
+    nf_column_sums_finish_kernel(nf_column_outputs<K> o, const double *partial, int64_t chunks, int64_t cols,
+                                 bool accumulate) {
     const int64_t j = (int64_t)blockIdx.x * NF_COLUMN_THREADS + threadIdx.x;
     if (j >= cols) return;
-    double sum = 0.0;
-    for (int64_t c = 0; c < chunks; c++) sum += partial[c * cols + j];
-    nf_cuda_store_grad(out + j, (float)sum, accumulate);
+    for (int s = 0; s < K; s++) {
+        if (o.out[s] == nullptr) continue;
+        double sum = 0.0;
+        for (int64_t c = 0; c < chunks; c++) sum += partial[(s * chunks + c) * cols + j];
+        nf_cuda_store_grad(o.out[s] + j, (float)sum, accumulate);
+    }
 }
 
 /* The term of a plain column sum: a[r, j]. */
 struct nf_column_of {
+    static constexpr int kSums = 1;
     const float *a;
     int64_t cols;
-    __device__ __forceinline__ double operator()(int64_t r, int64_t j) const { return a[r * cols + j]; }
+    __device__ __forceinline__ void operator()(int64_t r, int64_t j, double *acc) const { acc[0] += a[r * cols + j]; }
 };
 
+/* Doubles of scratch the column sums of Term over rows x cols need (0: none, one chunk). */
+template <class Term>
+int64_t nf_column_partial_numel(int64_t rows, int64_t cols) {
+    const int64_t chunks = nf_column_chunks(rows);
+    return chunks > 1 ? Term::kSums * chunks * cols : 0;
+}
+
 /*
- * Launches the column sums of term into out[cols]; partial is scratch of
- * nf_column_chunks(rows) * cols doubles, unused (may be NULL) with one chunk.
+ * Launches the column sums of term into o; partial is scratch of
+ * nf_column_partial_numel<Term>(rows, cols) doubles (NULL when that is 0).
  * The launches' cudaError_t.
  */
 template <class Term>
-cudaError_t nf_column_sums_launch(float *out, double *partial, Term term, int64_t rows, int64_t cols,
-                                  bool accumulate, cudaStream_t stream) {
+cudaError_t nf_column_sums_launch(nf_column_outputs<Term::kSums> o, double *partial, Term term, int64_t rows,
+                                  int64_t cols, bool accumulate, cudaStream_t stream) {
     (void)stream;  // the harness's launch has no stream
     const int64_t chunks = nf_column_chunks(rows);
     const dim3 grid((unsigned int)((cols + NF_COLUMN_THREADS - 1) / NF_COLUMN_THREADS),
                     (unsigned int)(chunks < 65535 ? chunks : 65535));
-    cudaError_t error = NF_LAUNCH(nf_column_sums_kernel<Term>, grid, NF_COLUMN_THREADS, 0, stream, out, partial,
-                                  term, rows, cols, accumulate);
+    cudaError_t error = NF_LAUNCH(nf_column_sums_kernel<Term>, grid, NF_COLUMN_THREADS, 0, stream, o, partial, term,
+                                  rows, cols, accumulate);
     if (error != cudaSuccess || chunks == 1) return error;
-    return NF_LAUNCH(nf_column_sums_finish_kernel, grid.x, NF_COLUMN_THREADS, 0, stream, out, partial, chunks, cols,
-                     accumulate);
+    return NF_LAUNCH(nf_column_sums_finish_kernel<Term::kSums>, grid.x, NF_COLUMN_THREADS, 0, stream, o, partial,
+                     chunks, cols, accumulate);
 }
 
 #endif

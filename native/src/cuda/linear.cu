@@ -33,8 +33,9 @@ int32_t nf_cuda_linear_bwd_launch(const char *op, float *dx, float *dweight, flo
         if (error != cudaSuccess) return nf_cuda_status(op, "nf_gemm_kernel (dweight)", error);
     }
     if (dbias != nullptr) {
-        const cudaError_t error = nf_column_sums_launch(dbias, partial, nf_column_of{dy, out_features}, rows,
-                                                        out_features, accumulate, stream);
+        const cudaError_t error = nf_column_sums_launch(nf_column_outputs<1>{{dbias}}, partial,
+                                                        nf_column_of{dy, out_features}, rows, out_features,
+                                                        accumulate, stream);
         if (error != cudaSuccess) return nf_cuda_status(op, "nf_column_sums_kernel (dbias)", error);
     }
     return NF_OK;
@@ -79,9 +80,9 @@ NF_API int32_t nf_cuda_linear_bwd_f32(float *dx, float *dweight, float *dbias, c
     cudaStream_t stream = nullptr;
     NF_CUDA_ENTER(op, device, stream);
     void *partial = nullptr;
-    if (dbias != nullptr && nf_column_chunks(rows) > 1) {
-        status = nf_cuda_scratch_alloc(op, &partial, nf_column_chunks(rows) * out_features * (int64_t)sizeof(double),
-                                       stream);
+    const int64_t partial_numel = nf_column_partial_numel<nf_column_of>(rows, out_features);
+    if (dbias != nullptr && partial_numel > 0) {
+        status = nf_cuda_scratch_alloc(op, &partial, partial_numel * (int64_t)sizeof(double), stream);
         if (status != NF_OK) return status;
     }
     status = nf_cuda_linear_bwd_launch(op, dx, dweight, dbias, dy, x, weight, rows, in_features, out_features,

@@ -11,8 +11,8 @@
  * Launches dx = dy weight, dweight = dy^T x and dbias = the column sums of dy
  * on stream, each output skipped when NULL, with nf_linear_bwd_f32's
  * semantics (accumulate for dweight and dbias). partial is scratch of
- * nf_column_chunks(rows) * out_features doubles (may be NULL when rows fit
- * one chunk or dbias is NULL). The callers validated everything. Returns
+ * nf_column_partial_numel<nf_column_of>(rows, out_features) doubles (NULL
+ * when that is 0 or dbias is NULL). The callers validated everything. Returns
  * NF_OK or op's NF_ERR_CUDA naming the kernel that failed to launch.
  */
 int32_t nf_cuda_linear_bwd_launch(const char *op, float *dx, float *dweight, float *dbias, const float *dy,

@@ -14,8 +14,8 @@
  *
  * Backward: from h, mean and rstd without the product: one kernel per row
  * recomputes the ReLU mask and xhat and writes dh, LayerNorm's input
- * gradient, to scratch; column sums give dgamma and dbeta; then linear.cu's
- * products run on dh.
+ * gradient, to scratch; one pass of column sums gives dgamma, dbeta and
+ * dbias; then linear.cu's products run on dh. Four launches in all.
  */
 #include "common.cuh"
 #include "gemm.cuh"
@@ -203,45 +203,40 @@ __global__ void __launch_bounds__(kThreads)
     }
 }
 
-/* dgamma's term: the upstream gradient times xhat, in double (dgamma_columns of cpu/layernorm.c). */
-struct dgamma_term {
+/*
+ * The parameter gradients' column sums in one pass: dgamma (the upstream
+ * gradient times xhat, dgamma_columns of cpu/layernorm.c), dbeta (the
+ * upstream gradient) and dbias (dh, when wanted).
+ */
+struct parameter_terms {
+    static constexpr int kSums = 3;
     upstream u;
-    const float *mean_lo;
-    __device__ __forceinline__ double operator()(int64_t r, int64_t j) const {
+    const float *mean_lo, *dh;
+    __device__ __forceinline__ void operator()(int64_t r, int64_t j, double *acc) const {
         const float xhat = u.xhat(r, j, mean_lo[r]);
-        return (double)u.grad(r, j, xhat) * (double)xhat;
+        const double g = u.grad(r, j, xhat);
+        acc[0] += g * (double)xhat;
+        acc[1] += g;
+        if (dh != nullptr) acc[2] += dh[r * u.cols + j];
     }
 };
 
-/* dbeta's term: the upstream gradient. */
-struct dbeta_term {
-    upstream u;
-    const float *mean_lo;
-    __device__ __forceinline__ double operator()(int64_t r, int64_t j) const {
-        return u.grad(r, j, u.xhat(r, j, mean_lo[r]));
-    }
-};
-
-/* The backward pass's launches, in the CPU's order, given its scratch. */
+/* The backward pass's launches, given its scratch: dh and mean_lo, the column sums, then the products on dh. */
 int32_t backward_launches(const char *op, float *dx, float *dweight, float *dbias, float *dgamma, float *dbeta,
                           const upstream &u, const float *x, const float *weight, int64_t rows, int64_t in_features,
                           bool accumulate, float *dh, float *mean_lo, double *partial, cudaStream_t stream) {
     const int64_t out_features = u.cols;
     const unsigned int row_blocks = (unsigned int)((rows + kRowsPerBlock - 1) / kRowsPerBlock);
     NF_CUDA_LAUNCH_OR_FAIL(op, backward_rows_kernel, row_blocks, kThreads, 0, stream, dh, mean_lo, u, rows);
-    if (dgamma != nullptr) {
-        const cudaError_t error = nf_column_sums_launch(dgamma, partial, dgamma_term{u, mean_lo}, rows, out_features,
-                                                        accumulate, stream);
-        if (error != cudaSuccess) return nf_cuda_status(op, "nf_column_sums_kernel (dgamma)", error);
+    if (dgamma != nullptr || dbeta != nullptr || dbias != nullptr) {
+        const parameter_terms terms = {u, mean_lo, dbias != nullptr ? dh : nullptr};
+        const cudaError_t error = nf_column_sums_launch(nf_column_outputs<3>{{dgamma, dbeta, dbias}}, partial, terms,
+                                                        rows, out_features, accumulate, stream);
+        if (error != cudaSuccess) return nf_cuda_status(op, "nf_column_sums_kernel", error);
     }
-    if (dbeta != nullptr) {
-        const cudaError_t error = nf_column_sums_launch(dbeta, partial, dbeta_term{u, mean_lo}, rows, out_features,
-                                                        accumulate, stream);
-        if (error != cudaSuccess) return nf_cuda_status(op, "nf_column_sums_kernel (dbeta)", error);
-    }
-    if (dh == nullptr) return NF_OK;
-    return nf_cuda_linear_bwd_launch(op, dx, dweight, dbias, dh, x, weight, rows, in_features, out_features,
-                                     accumulate, partial, stream);
+    if (dx == nullptr && dweight == nullptr) return NF_OK;
+    return nf_cuda_linear_bwd_launch(op, dx, dweight, nullptr, dh, x, weight, rows, in_features, out_features,
+                                     accumulate, nullptr, stream);
 }
 
 }  // namespace
@@ -332,8 +327,7 @@ NF_API int32_t nf_cuda_linear_ln_relu_bwd_f32(float *dx, float *dweight, float *
 
     /* Scratch: the column sums' partials (doubles, first for alignment), dh when a product needs it, mean_lo. */
     const bool want_dh = dx != nullptr || dweight != nullptr || dbias != nullptr;
-    const int64_t chunks = nf_column_chunks(rows);
-    const int64_t partial_numel = chunks > 1 ? chunks * out_features : 0;
+    const int64_t partial_numel = nf_column_partial_numel<parameter_terms>(rows, out_features);
     const int64_t dh_numel = want_dh ? out_numel : 0;
     void *scratch = nullptr;
     status = nf_cuda_scratch_alloc(op, &scratch,
