@@ -105,6 +105,15 @@ NF_API int32_t nf_layernorm_bwd_f32(float *dx, float *dgamma, float *dbeta, cons
                                     const float *gamma, int64_t rows, int64_t cols,
                                     int32_t accumulate);
 
+/* The CUDA backend's LayerNorm: see "CUDA backend" below. */
+NF_API int32_t nf_cuda_layernorm_fwd_f32(float *y, float *mean, float *rstd, const float *x,
+                                         const float *gamma, const float *beta, int64_t rows,
+                                         int64_t cols, float eps, int32_t device);
+NF_API int32_t nf_cuda_layernorm_bwd_f32(float *dx, float *dgamma, float *dbeta, const float *dy,
+                                         const float *x, const float *mean, const float *rstd,
+                                         const float *gamma, int64_t rows, int64_t cols,
+                                         int32_t accumulate, int32_t device);
+
 /* ---- Random numbers ----------------------------------------------------- */
 
 /*
@@ -425,6 +434,25 @@ NF_API int32_t nf_batchnorm_bwd_eval_f32(float *dx, float *dgamma, float *dbeta,
                                          const float *running_var, const float *gamma,
                                          int64_t n, int64_t c, float eps,
                                          int32_t accumulate);
+
+/* The CUDA backend's BatchNorm: see "CUDA backend" below. */
+NF_API int32_t nf_cuda_batchnorm_fwd_train_f32(float *y, float *save_mean, float *save_rstd,
+                                               float *running_mean, float *running_var,
+                                               const float *x, const float *gamma, const float *beta,
+                                               int64_t n, int64_t c, float eps, float momentum,
+                                               int32_t device);
+NF_API int32_t nf_cuda_batchnorm_fwd_eval_f32(float *y, const float *x, const float *running_mean,
+                                              const float *running_var, const float *gamma,
+                                              const float *beta, int64_t n, int64_t c, float eps,
+                                              int32_t device);
+NF_API int32_t nf_cuda_batchnorm_bwd_train_f32(float *dx, float *dgamma, float *dbeta, const float *dy,
+                                               const float *x, const float *save_mean,
+                                               const float *save_rstd, const float *gamma, int64_t n,
+                                               int64_t c, int32_t accumulate, int32_t device);
+NF_API int32_t nf_cuda_batchnorm_bwd_eval_f32(float *dx, float *dgamma, float *dbeta, const float *dy,
+                                              const float *x, const float *running_mean,
+                                              const float *running_var, const float *gamma, int64_t n,
+                                              int64_t c, float eps, int32_t accumulate, int32_t device);
 
 /* ---- Dropout backward --------------------------------------------------- */
 

@@ -98,7 +98,7 @@ static inline __attribute__((always_inline)) void row_forward(float *y, float *m
     row_moments(x, cols, &mean_d, &var_d);
     const float mean = (float)mean_d;
     const float mean_lo = (float)(mean_d - (double)mean);
-    const float rstd = (float)(1.0 / sqrt(var_d + (double)eps));
+    const float rstd = nf_layernorm_rstd(var_d, eps);
     apply_row(y, x, mean, mean_lo, rstd, gamma, beta, cols);
     if (mean_out != NULL) *mean_out = mean;
     if (rstd_out != NULL) *rstd_out = rstd;
@@ -211,8 +211,8 @@ static void bwd_row(float *dx, const float *dy, const float *x, float mean, floa
     const double mean_g = sum_g / (double)cols;
     const double mean_gx = sum_gx / (double)cols;
     for (j = 0; j < cols; j++) {
-        const double xhat = nf_layernorm_xhat(x[j], mean, mean_lo, rstd);
-        dx[j] = (float)((double)rstd * ((scaled_grad(dy, gamma, j) - mean_g) - xhat * mean_gx));
+        const float xhat = nf_layernorm_xhat(x[j], mean, mean_lo, rstd);
+        dx[j] = nf_layernorm_dx(rstd, scaled_grad(dy, gamma, j), mean_g, xhat, mean_gx);
     }
 }
 

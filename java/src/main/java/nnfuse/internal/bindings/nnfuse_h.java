@@ -722,6 +722,146 @@ public class nnfuse_h extends nnfuse_h$shared {
         }
     }
 
+    private static class nf_cuda_layernorm_fwd_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            nnfuse_h.C_INT,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_FLOAT,
+            nnfuse_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("nf_cuda_layernorm_fwd_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_layernorm_fwd_f32(float *y, float *mean, float *rstd, const float *x, const float *gamma, const float *beta, int64_t rows, int64_t cols, float eps, int32_t device)
+     * }
+     */
+    public static FunctionDescriptor nf_cuda_layernorm_fwd_f32$descriptor() {
+        return nf_cuda_layernorm_fwd_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_layernorm_fwd_f32(float *y, float *mean, float *rstd, const float *x, const float *gamma, const float *beta, int64_t rows, int64_t cols, float eps, int32_t device)
+     * }
+     */
+    public static MethodHandle nf_cuda_layernorm_fwd_f32$handle() {
+        return nf_cuda_layernorm_fwd_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_layernorm_fwd_f32(float *y, float *mean, float *rstd, const float *x, const float *gamma, const float *beta, int64_t rows, int64_t cols, float eps, int32_t device)
+     * }
+     */
+    public static MemorySegment nf_cuda_layernorm_fwd_f32$address() {
+        return nf_cuda_layernorm_fwd_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t nf_cuda_layernorm_fwd_f32(float *y, float *mean, float *rstd, const float *x, const float *gamma, const float *beta, int64_t rows, int64_t cols, float eps, int32_t device)
+     * }
+     */
+    public static int nf_cuda_layernorm_fwd_f32(MemorySegment y, MemorySegment mean, MemorySegment rstd, MemorySegment x, MemorySegment gamma, MemorySegment beta, long rows, long cols, float eps, int device) {
+        var mh$ = nf_cuda_layernorm_fwd_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("nf_cuda_layernorm_fwd_f32", y, mean, rstd, x, gamma, beta, rows, cols, eps, device);
+            }
+            return (int)mh$.invokeExact(y, mean, rstd, x, gamma, beta, rows, cols, eps, device);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class nf_cuda_layernorm_bwd_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            nnfuse_h.C_INT,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_INT,
+            nnfuse_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("nf_cuda_layernorm_bwd_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_layernorm_bwd_f32(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x, const float *mean, const float *rstd, const float *gamma, int64_t rows, int64_t cols, int32_t accumulate, int32_t device)
+     * }
+     */
+    public static FunctionDescriptor nf_cuda_layernorm_bwd_f32$descriptor() {
+        return nf_cuda_layernorm_bwd_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_layernorm_bwd_f32(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x, const float *mean, const float *rstd, const float *gamma, int64_t rows, int64_t cols, int32_t accumulate, int32_t device)
+     * }
+     */
+    public static MethodHandle nf_cuda_layernorm_bwd_f32$handle() {
+        return nf_cuda_layernorm_bwd_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_layernorm_bwd_f32(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x, const float *mean, const float *rstd, const float *gamma, int64_t rows, int64_t cols, int32_t accumulate, int32_t device)
+     * }
+     */
+    public static MemorySegment nf_cuda_layernorm_bwd_f32$address() {
+        return nf_cuda_layernorm_bwd_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t nf_cuda_layernorm_bwd_f32(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x, const float *mean, const float *rstd, const float *gamma, int64_t rows, int64_t cols, int32_t accumulate, int32_t device)
+     * }
+     */
+    public static int nf_cuda_layernorm_bwd_f32(MemorySegment dx, MemorySegment dgamma, MemorySegment dbeta, MemorySegment dy, MemorySegment x, MemorySegment mean, MemorySegment rstd, MemorySegment gamma, long rows, long cols, int accumulate, int device) {
+        var mh$ = nf_cuda_layernorm_bwd_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("nf_cuda_layernorm_bwd_f32", dx, dgamma, dbeta, dy, x, mean, rstd, gamma, rows, cols, accumulate, device);
+            }
+            return (int)mh$.invokeExact(dx, dgamma, dbeta, dy, x, mean, rstd, gamma, rows, cols, accumulate, device);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static class nf_philox4x32_10 {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             nnfuse_h.C_INT,
@@ -2332,6 +2472,290 @@ public class nnfuse_h extends nnfuse_h$shared {
                 traceDowncall("nf_batchnorm_bwd_eval_f32", dx, dgamma, dbeta, dy, x, running_mean, running_var, gamma, n, c, eps, accumulate);
             }
             return (int)mh$.invokeExact(dx, dgamma, dbeta, dy, x, running_mean, running_var, gamma, n, c, eps, accumulate);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class nf_cuda_batchnorm_fwd_train_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            nnfuse_h.C_INT,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_FLOAT,
+            nnfuse_h.C_FLOAT,
+            nnfuse_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("nf_cuda_batchnorm_fwd_train_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_batchnorm_fwd_train_f32(float *y, float *save_mean, float *save_rstd, float *running_mean, float *running_var, const float *x, const float *gamma, const float *beta, int64_t n, int64_t c, float eps, float momentum, int32_t device)
+     * }
+     */
+    public static FunctionDescriptor nf_cuda_batchnorm_fwd_train_f32$descriptor() {
+        return nf_cuda_batchnorm_fwd_train_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_batchnorm_fwd_train_f32(float *y, float *save_mean, float *save_rstd, float *running_mean, float *running_var, const float *x, const float *gamma, const float *beta, int64_t n, int64_t c, float eps, float momentum, int32_t device)
+     * }
+     */
+    public static MethodHandle nf_cuda_batchnorm_fwd_train_f32$handle() {
+        return nf_cuda_batchnorm_fwd_train_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_batchnorm_fwd_train_f32(float *y, float *save_mean, float *save_rstd, float *running_mean, float *running_var, const float *x, const float *gamma, const float *beta, int64_t n, int64_t c, float eps, float momentum, int32_t device)
+     * }
+     */
+    public static MemorySegment nf_cuda_batchnorm_fwd_train_f32$address() {
+        return nf_cuda_batchnorm_fwd_train_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t nf_cuda_batchnorm_fwd_train_f32(float *y, float *save_mean, float *save_rstd, float *running_mean, float *running_var, const float *x, const float *gamma, const float *beta, int64_t n, int64_t c, float eps, float momentum, int32_t device)
+     * }
+     */
+    public static int nf_cuda_batchnorm_fwd_train_f32(MemorySegment y, MemorySegment save_mean, MemorySegment save_rstd, MemorySegment running_mean, MemorySegment running_var, MemorySegment x, MemorySegment gamma, MemorySegment beta, long n, long c, float eps, float momentum, int device) {
+        var mh$ = nf_cuda_batchnorm_fwd_train_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("nf_cuda_batchnorm_fwd_train_f32", y, save_mean, save_rstd, running_mean, running_var, x, gamma, beta, n, c, eps, momentum, device);
+            }
+            return (int)mh$.invokeExact(y, save_mean, save_rstd, running_mean, running_var, x, gamma, beta, n, c, eps, momentum, device);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class nf_cuda_batchnorm_fwd_eval_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            nnfuse_h.C_INT,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_FLOAT,
+            nnfuse_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("nf_cuda_batchnorm_fwd_eval_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_batchnorm_fwd_eval_f32(float *y, const float *x, const float *running_mean, const float *running_var, const float *gamma, const float *beta, int64_t n, int64_t c, float eps, int32_t device)
+     * }
+     */
+    public static FunctionDescriptor nf_cuda_batchnorm_fwd_eval_f32$descriptor() {
+        return nf_cuda_batchnorm_fwd_eval_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_batchnorm_fwd_eval_f32(float *y, const float *x, const float *running_mean, const float *running_var, const float *gamma, const float *beta, int64_t n, int64_t c, float eps, int32_t device)
+     * }
+     */
+    public static MethodHandle nf_cuda_batchnorm_fwd_eval_f32$handle() {
+        return nf_cuda_batchnorm_fwd_eval_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_batchnorm_fwd_eval_f32(float *y, const float *x, const float *running_mean, const float *running_var, const float *gamma, const float *beta, int64_t n, int64_t c, float eps, int32_t device)
+     * }
+     */
+    public static MemorySegment nf_cuda_batchnorm_fwd_eval_f32$address() {
+        return nf_cuda_batchnorm_fwd_eval_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t nf_cuda_batchnorm_fwd_eval_f32(float *y, const float *x, const float *running_mean, const float *running_var, const float *gamma, const float *beta, int64_t n, int64_t c, float eps, int32_t device)
+     * }
+     */
+    public static int nf_cuda_batchnorm_fwd_eval_f32(MemorySegment y, MemorySegment x, MemorySegment running_mean, MemorySegment running_var, MemorySegment gamma, MemorySegment beta, long n, long c, float eps, int device) {
+        var mh$ = nf_cuda_batchnorm_fwd_eval_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("nf_cuda_batchnorm_fwd_eval_f32", y, x, running_mean, running_var, gamma, beta, n, c, eps, device);
+            }
+            return (int)mh$.invokeExact(y, x, running_mean, running_var, gamma, beta, n, c, eps, device);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class nf_cuda_batchnorm_bwd_train_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            nnfuse_h.C_INT,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_INT,
+            nnfuse_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("nf_cuda_batchnorm_bwd_train_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_batchnorm_bwd_train_f32(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x, const float *save_mean, const float *save_rstd, const float *gamma, int64_t n, int64_t c, int32_t accumulate, int32_t device)
+     * }
+     */
+    public static FunctionDescriptor nf_cuda_batchnorm_bwd_train_f32$descriptor() {
+        return nf_cuda_batchnorm_bwd_train_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_batchnorm_bwd_train_f32(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x, const float *save_mean, const float *save_rstd, const float *gamma, int64_t n, int64_t c, int32_t accumulate, int32_t device)
+     * }
+     */
+    public static MethodHandle nf_cuda_batchnorm_bwd_train_f32$handle() {
+        return nf_cuda_batchnorm_bwd_train_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_batchnorm_bwd_train_f32(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x, const float *save_mean, const float *save_rstd, const float *gamma, int64_t n, int64_t c, int32_t accumulate, int32_t device)
+     * }
+     */
+    public static MemorySegment nf_cuda_batchnorm_bwd_train_f32$address() {
+        return nf_cuda_batchnorm_bwd_train_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t nf_cuda_batchnorm_bwd_train_f32(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x, const float *save_mean, const float *save_rstd, const float *gamma, int64_t n, int64_t c, int32_t accumulate, int32_t device)
+     * }
+     */
+    public static int nf_cuda_batchnorm_bwd_train_f32(MemorySegment dx, MemorySegment dgamma, MemorySegment dbeta, MemorySegment dy, MemorySegment x, MemorySegment save_mean, MemorySegment save_rstd, MemorySegment gamma, long n, long c, int accumulate, int device) {
+        var mh$ = nf_cuda_batchnorm_bwd_train_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("nf_cuda_batchnorm_bwd_train_f32", dx, dgamma, dbeta, dy, x, save_mean, save_rstd, gamma, n, c, accumulate, device);
+            }
+            return (int)mh$.invokeExact(dx, dgamma, dbeta, dy, x, save_mean, save_rstd, gamma, n, c, accumulate, device);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class nf_cuda_batchnorm_bwd_eval_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            nnfuse_h.C_INT,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_FLOAT,
+            nnfuse_h.C_INT,
+            nnfuse_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("nf_cuda_batchnorm_bwd_eval_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_batchnorm_bwd_eval_f32(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x, const float *running_mean, const float *running_var, const float *gamma, int64_t n, int64_t c, float eps, int32_t accumulate, int32_t device)
+     * }
+     */
+    public static FunctionDescriptor nf_cuda_batchnorm_bwd_eval_f32$descriptor() {
+        return nf_cuda_batchnorm_bwd_eval_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_batchnorm_bwd_eval_f32(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x, const float *running_mean, const float *running_var, const float *gamma, int64_t n, int64_t c, float eps, int32_t accumulate, int32_t device)
+     * }
+     */
+    public static MethodHandle nf_cuda_batchnorm_bwd_eval_f32$handle() {
+        return nf_cuda_batchnorm_bwd_eval_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_batchnorm_bwd_eval_f32(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x, const float *running_mean, const float *running_var, const float *gamma, int64_t n, int64_t c, float eps, int32_t accumulate, int32_t device)
+     * }
+     */
+    public static MemorySegment nf_cuda_batchnorm_bwd_eval_f32$address() {
+        return nf_cuda_batchnorm_bwd_eval_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t nf_cuda_batchnorm_bwd_eval_f32(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x, const float *running_mean, const float *running_var, const float *gamma, int64_t n, int64_t c, float eps, int32_t accumulate, int32_t device)
+     * }
+     */
+    public static int nf_cuda_batchnorm_bwd_eval_f32(MemorySegment dx, MemorySegment dgamma, MemorySegment dbeta, MemorySegment dy, MemorySegment x, MemorySegment running_mean, MemorySegment running_var, MemorySegment gamma, long n, long c, float eps, int accumulate, int device) {
+        var mh$ = nf_cuda_batchnorm_bwd_eval_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("nf_cuda_batchnorm_bwd_eval_f32", dx, dgamma, dbeta, dy, x, running_mean, running_var, gamma, n, c, eps, accumulate, device);
+            }
+            return (int)mh$.invokeExact(dx, dgamma, dbeta, dy, x, running_mean, running_var, gamma, n, c, eps, accumulate, device);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
