@@ -18,6 +18,7 @@
 #define NF_CUDA_LAYERNORM_ROWS_CUH
 
 #include "common.cuh"
+#include "../common/norm.h"
 
 /* One row's statistics as cpu/layernorm.c keeps them: the mean as a float pair (mean + mean_lo), and rstd. */
 struct nf_ln_stats {
@@ -47,8 +48,9 @@ __device__ __forceinline__ double nf_ln_row_mean(const float *x, int64_t n, bool
 
 /*
  * row_forward's statistics of cpu/layernorm.c: the mean and the biased
- * variance by two passes in double, rstd = 1 / sqrt(var + eps) in double
- * (both correctly rounded on the GPU), each rounded to float once.
+ * variance by two passes in double, and rstd by nf_layernorm_rstd
+ * (common/norm.h; the double division and sqrt are correctly rounded on the
+ * GPU too).
  */
 __device__ __forceinline__ nf_ln_stats nf_ln_row_stats(const float *x, int64_t n, float eps, bool active) {
     const double mean = nf_ln_row_mean(x, n, active);
@@ -69,13 +71,8 @@ __device__ __forceinline__ nf_ln_stats nf_ln_row_stats(const float *x, int64_t n
     nf_ln_stats s;
     s.mean = (float)mean;
     s.mean_lo = (float)(mean - (double)s.mean);
-    s.rstd = (float)(1.0 / sqrt(var + (double)eps));
+    s.rstd = nf_layernorm_rstd(var, eps);
     return s;
-}
-
-/* nf_layernorm_xhat of cpu/layernorm.h: ((x - mean) - mean_lo) * rstd, in float. */
-__device__ __forceinline__ float nf_ln_xhat(float x, float mean, float mean_lo, float rstd) {
-    return ((x - mean) - mean_lo) * rstd;
 }
 
 /* apply_row of cpu/layernorm.c for element j, given its xhat: xhat * gamma + beta, gamma and beta optional. */
@@ -122,14 +119,6 @@ __device__ __forceinline__ void nf_ln_bwd_means(const Row &row, int64_t cols, bo
     }
     *mean_g = tail_g / (double)cols;
     *mean_gx = tail_gx / (double)cols;
-}
-
-/*
- * bwd_row's dx for one element: rstd * ((g - mean_g) - xhat * mean_gx),
- * the bracket in double, rounded once.
- */
-__device__ __forceinline__ float nf_ln_bwd_dx(double g, float xhat, float rstd, double mean_g, double mean_gx) {
-    return (float)((double)rstd * ((g - mean_g) - (double)xhat * mean_gx));
 }
 
 #endif

@@ -6,16 +6,7 @@
 #include "common.cuh"
 #include "gemm.cuh"
 #include "linear.cuh"
-
-int32_t nf_cuda_scratch_alloc(const char *op, void **p, int64_t bytes, cudaStream_t stream) {
-    *p = nullptr;
-    const cudaError_t error = cudaMallocAsync(p, (size_t)bytes, stream);
-    if (error == cudaErrorMemoryAllocation) {
-        cudaGetLastError();
-        return nf_fail(NF_ERR_OUT_OF_MEMORY, "%s: cannot allocate %lld bytes of scratch", op, (long long)bytes);
-    }
-    return nf_cuda_status(op, "cudaMallocAsync", error);
-}
+#include "norm.cuh"
 
 int32_t nf_cuda_linear_bwd_launch(const char *op, float *dx, float *dweight, float *dbias, const float *dy,
                                   const float *x, const float *weight, int64_t rows, int64_t in_features,
@@ -79,17 +70,15 @@ NF_API int32_t nf_cuda_linear_bwd_f32(float *dx, float *dweight, float *dbias, c
     if (status != NF_OK) return status;
     cudaStream_t stream = nullptr;
     NF_CUDA_ENTER(op, device, stream);
-    void *partial = nullptr;
-    const int64_t partial_numel = nf_column_partial_numel<nf_column_of>(rows, out_features);
-    if (dbias != nullptr && partial_numel > 0) {
-        status = nf_cuda_scratch_alloc(op, &partial, partial_numel * (int64_t)sizeof(double), stream);
+    /* The dbias partials when the rows span more than one chunk. */
+    const int64_t partial_numel = dbias != nullptr ? nf_column_partial_numel<nf_column_of>(rows, out_features) : 0;
+    nf_cuda_scratch scratch(stream);
+    if (partial_numel > 0) {
+        status = scratch.allocate(op, partial_numel * (int64_t)sizeof(double));
         if (status != NF_OK) return status;
     }
     status = nf_cuda_linear_bwd_launch(op, dx, dweight, dbias, dy, x, weight, rows, in_features, out_features,
-                                       accumulate != 0, static_cast<double *>(partial), stream);
-    if (partial != nullptr) {
-        const int32_t freed = nf_cuda_status(op, "cudaFreeAsync", cudaFreeAsync(partial, stream));
-        if (status == NF_OK) status = freed;
-    }
-    return status;
+                                       accumulate != 0, partial_numel > 0 ? scratch.as<double>() : nullptr, stream);
+    if (status != NF_OK || partial_numel == 0) return status;
+    return scratch.release(op);
 }

@@ -19,11 +19,4 @@ int32_t nf_cuda_linear_bwd_launch(const char *op, float *dx, float *dweight, flo
                                   const float *x, const float *weight, int64_t rows, int64_t in_features,
                                   int64_t out_features, bool accumulate, double *partial, cudaStream_t stream);
 
-/*
- * Stream-ordered scratch (cudaMallocAsync on stream, freed by the caller with
- * cudaFreeAsync after its launches): NF_OK, or op's NF_ERR_OUT_OF_MEMORY or
- * NF_ERR_CUDA.
- */
-int32_t nf_cuda_scratch_alloc(const char *op, void **p, int64_t bytes, cudaStream_t stream);
-
 #endif

@@ -22,9 +22,9 @@
 #include "layernorm_rows.cuh"
 #include "linear.cuh"
 
-extern "C" {
+#include "norm.cuh"
+
 #include "../cpu/layernorm.h"
-}
 
 namespace {
 
@@ -107,7 +107,7 @@ __global__ void __launch_bounds__(kThreads) block_rows_kernel(nf_gemm_args g, fo
         const int r = (int)(e / n);
         const int64_t c = e % n;
         const nf_ln_stats s = stats[r];
-        const float v = nf_ln_affine(nf_ln_xhat(product[r * BN + c], s.mean, s.mean_lo, s.rstd), o.gamma, o.beta, c);
+        const float v = nf_ln_affine(nf_layernorm_xhat(product[r * BN + c], s.mean, s.mean_lo, s.rstd), o.gamma, o.beta, c);
         o.y[(m0 + r) * n + c] = o.relu ? relu(v) : v;
     }
 }
@@ -130,7 +130,7 @@ __global__ void __launch_bounds__(kThreads)
         if (o.rstd != nullptr) o.rstd[r] = s.rstd;
     }
     for (int64_t c = lane; c < cols; c += 16) {
-        const float v = nf_ln_affine(nf_ln_xhat(row[c], s.mean, s.mean_lo, s.rstd), o.gamma, o.beta, c);
+        const float v = nf_ln_affine(nf_layernorm_xhat(row[c], s.mean, s.mean_lo, s.rstd), o.gamma, o.beta, c);
         o.y[r * cols + c] = o.relu ? relu(v) : v;
     }
 }
@@ -154,7 +154,7 @@ struct upstream {
     bool relu;
 
     __device__ __forceinline__ float xhat(int64_t r, int64_t j, float mean_lo) const {
-        return nf_ln_xhat(h[r * cols + j], mean[r], mean_lo, rstd[r]);
+        return nf_layernorm_xhat(h[r * cols + j], mean[r], mean_lo, rstd[r]);
     }
     __device__ __forceinline__ float grad(int64_t r, int64_t j, float xhat) const {
         const float d = dy[r * cols + j];
@@ -199,7 +199,7 @@ __global__ void __launch_bounds__(kThreads)
     const float rstd = u.rstd[r];
     for (int64_t j = lane; j < cols; j += 16) {
         const float xhat = row.xhat(j);
-        dh[r * cols + j] = nf_ln_bwd_dx(u.scaled(r, j, xhat), xhat, rstd, mean_g, mean_gx);
+        dh[r * cols + j] = nf_layernorm_dx(rstd, u.scaled(r, j, xhat), mean_g, xhat, mean_gx);
     }
 }
 
@@ -329,19 +329,17 @@ NF_API int32_t nf_cuda_linear_ln_relu_bwd_f32(float *dx, float *dweight, float *
     const bool want_dh = dx != nullptr || dweight != nullptr || dbias != nullptr;
     const int64_t partial_numel = nf_column_partial_numel<parameter_terms>(rows, out_features);
     const int64_t dh_numel = want_dh ? out_numel : 0;
-    void *scratch = nullptr;
-    status = nf_cuda_scratch_alloc(op, &scratch,
-                                   partial_numel * (int64_t)sizeof(double) + (dh_numel + rows) * (int64_t)sizeof(float),
-                                   stream);
+    const int64_t partial_bytes = partial_numel * (int64_t)sizeof(double);
+    nf_cuda_scratch scratch(stream);
+    status = scratch.allocate(op, partial_bytes + (dh_numel + rows) * (int64_t)sizeof(float));
     if (status != NF_OK) return status;
-    double *partial = partial_numel > 0 ? static_cast<double *>(scratch) : nullptr;
-    float *floats = reinterpret_cast<float *>(static_cast<double *>(scratch) + partial_numel);
-    float *dh = want_dh ? floats : nullptr;
-    float *mean_lo = floats + dh_numel;
+    double *partial = partial_numel > 0 ? scratch.as<double>() : nullptr;
+    float *dh = want_dh ? scratch.as<float>(partial_bytes) : nullptr;
+    float *mean_lo = scratch.as<float>(partial_bytes) + dh_numel;
 
     const upstream u = {dy, h, mean, rstd, gamma, beta, out_features, relu != 0};
     status = backward_launches(op, dx, dweight, dbias, dgamma, dbeta, u, x, weight, rows, in_features,
                                accumulate != 0, dh, mean_lo, partial, stream);
-    const int32_t freed = nf_cuda_status(op, "cudaFreeAsync", cudaFreeAsync(scratch, stream));
-    return status != NF_OK ? status : freed;
+    if (status != NF_OK) return status;
+    return scratch.release(op);
 }
