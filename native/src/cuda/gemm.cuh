@@ -25,7 +25,10 @@
 #include "common.cuh"
 #include "../common/host_device.h"
 
-/* Full unrolling of the micro-tile loops keeps the accumulators in registers; the harness's compiler has no such pragma. */
+/*
+ * Full unrolling of the micro-tile loops keeps the accumulators in registers;
+ * the harness's compiler has no such pragma.
+ */
 #ifdef NF_CUDA_HARNESS
 #define NF_UNROLL
 #else

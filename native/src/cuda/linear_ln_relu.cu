@@ -21,7 +21,6 @@
 #include "gemm.cuh"
 #include "layernorm_rows.cuh"
 #include "linear.cuh"
-
 #include "norm.cuh"
 
 #include "../cpu/layernorm.h"
@@ -107,7 +106,8 @@ __global__ void __launch_bounds__(kThreads) block_rows_kernel(nf_gemm_args g, fo
         const int r = (int)(e / n);
         const int64_t c = e % n;
         const nf_ln_stats s = stats[r];
-        const float v = nf_ln_affine(nf_layernorm_xhat(product[r * BN + c], s.mean, s.mean_lo, s.rstd), o.gamma, o.beta, c);
+        const float xhat = nf_layernorm_xhat(product[r * BN + c], s.mean, s.mean_lo, s.rstd);
+        const float v = nf_ln_affine(xhat, o.gamma, o.beta, c);
         o.y[(m0 + r) * n + c] = o.relu ? relu(v) : v;
     }
 }
