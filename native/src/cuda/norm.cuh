@@ -20,7 +20,7 @@
 static inline bool nf_vectorizable(int64_t n, std::initializer_list<const void *> arrays) {
     if (n % 4 != 0) return false;
     for (const void *p : arrays)
-        if ((reinterpret_cast<uintptr_t>(p) & 15) != 0) return false;
+        if (!nf_aligned16(p)) return false;
     return true;
 }
 

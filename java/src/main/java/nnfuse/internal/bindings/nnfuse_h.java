@@ -1050,6 +1050,134 @@ public class nnfuse_h extends nnfuse_h$shared {
         }
     }
 
+    private static class nf_cuda_softmax_fwd_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            nnfuse_h.C_INT,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("nf_cuda_softmax_fwd_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_softmax_fwd_f32(float *y, const float *x, int64_t rows, int64_t cols, int32_t device)
+     * }
+     */
+    public static FunctionDescriptor nf_cuda_softmax_fwd_f32$descriptor() {
+        return nf_cuda_softmax_fwd_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_softmax_fwd_f32(float *y, const float *x, int64_t rows, int64_t cols, int32_t device)
+     * }
+     */
+    public static MethodHandle nf_cuda_softmax_fwd_f32$handle() {
+        return nf_cuda_softmax_fwd_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_softmax_fwd_f32(float *y, const float *x, int64_t rows, int64_t cols, int32_t device)
+     * }
+     */
+    public static MemorySegment nf_cuda_softmax_fwd_f32$address() {
+        return nf_cuda_softmax_fwd_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t nf_cuda_softmax_fwd_f32(float *y, const float *x, int64_t rows, int64_t cols, int32_t device)
+     * }
+     */
+    public static int nf_cuda_softmax_fwd_f32(MemorySegment y, MemorySegment x, long rows, long cols, int device) {
+        var mh$ = nf_cuda_softmax_fwd_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("nf_cuda_softmax_fwd_f32", y, x, rows, cols, device);
+            }
+            return (int)mh$.invokeExact(y, x, rows, cols, device);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class nf_cuda_log_softmax_fwd_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            nnfuse_h.C_INT,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("nf_cuda_log_softmax_fwd_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_log_softmax_fwd_f32(float *y, const float *x, int64_t rows, int64_t cols, int32_t device)
+     * }
+     */
+    public static FunctionDescriptor nf_cuda_log_softmax_fwd_f32$descriptor() {
+        return nf_cuda_log_softmax_fwd_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_log_softmax_fwd_f32(float *y, const float *x, int64_t rows, int64_t cols, int32_t device)
+     * }
+     */
+    public static MethodHandle nf_cuda_log_softmax_fwd_f32$handle() {
+        return nf_cuda_log_softmax_fwd_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_log_softmax_fwd_f32(float *y, const float *x, int64_t rows, int64_t cols, int32_t device)
+     * }
+     */
+    public static MemorySegment nf_cuda_log_softmax_fwd_f32$address() {
+        return nf_cuda_log_softmax_fwd_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t nf_cuda_log_softmax_fwd_f32(float *y, const float *x, int64_t rows, int64_t cols, int32_t device)
+     * }
+     */
+    public static int nf_cuda_log_softmax_fwd_f32(MemorySegment y, MemorySegment x, long rows, long cols, int device) {
+        var mh$ = nf_cuda_log_softmax_fwd_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("nf_cuda_log_softmax_fwd_f32", y, x, rows, cols, device);
+            }
+            return (int)mh$.invokeExact(y, x, rows, cols, device);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static class nf_cross_entropy_fwd_f32 {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             nnfuse_h.C_INT,
@@ -1111,6 +1239,75 @@ public class nnfuse_h extends nnfuse_h$shared {
                 traceDowncall("nf_cross_entropy_fwd_f32", loss, logits, labels, weight, rows, classes, ignore_index, label_smoothing, reduction);
             }
             return (int)mh$.invokeExact(loss, logits, labels, weight, rows, classes, ignore_index, label_smoothing, reduction);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class nf_cuda_cross_entropy_fwd_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            nnfuse_h.C_INT,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_FLOAT,
+            nnfuse_h.C_INT,
+            nnfuse_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("nf_cuda_cross_entropy_fwd_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_cross_entropy_fwd_f32(float *loss, const float *logits, const int64_t *labels, const float *weight, int64_t rows, int64_t classes, int64_t ignore_index, float label_smoothing, int32_t reduction, int32_t device)
+     * }
+     */
+    public static FunctionDescriptor nf_cuda_cross_entropy_fwd_f32$descriptor() {
+        return nf_cuda_cross_entropy_fwd_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_cross_entropy_fwd_f32(float *loss, const float *logits, const int64_t *labels, const float *weight, int64_t rows, int64_t classes, int64_t ignore_index, float label_smoothing, int32_t reduction, int32_t device)
+     * }
+     */
+    public static MethodHandle nf_cuda_cross_entropy_fwd_f32$handle() {
+        return nf_cuda_cross_entropy_fwd_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_cross_entropy_fwd_f32(float *loss, const float *logits, const int64_t *labels, const float *weight, int64_t rows, int64_t classes, int64_t ignore_index, float label_smoothing, int32_t reduction, int32_t device)
+     * }
+     */
+    public static MemorySegment nf_cuda_cross_entropy_fwd_f32$address() {
+        return nf_cuda_cross_entropy_fwd_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t nf_cuda_cross_entropy_fwd_f32(float *loss, const float *logits, const int64_t *labels, const float *weight, int64_t rows, int64_t classes, int64_t ignore_index, float label_smoothing, int32_t reduction, int32_t device)
+     * }
+     */
+    public static int nf_cuda_cross_entropy_fwd_f32(MemorySegment loss, MemorySegment logits, MemorySegment labels, MemorySegment weight, long rows, long classes, long ignore_index, float label_smoothing, int reduction, int device) {
+        var mh$ = nf_cuda_cross_entropy_fwd_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("nf_cuda_cross_entropy_fwd_f32", loss, logits, labels, weight, rows, classes, ignore_index, label_smoothing, reduction, device);
+            }
+            return (int)mh$.invokeExact(loss, logits, labels, weight, rows, classes, ignore_index, label_smoothing, reduction, device);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
@@ -1181,6 +1378,70 @@ public class nnfuse_h extends nnfuse_h$shared {
         }
     }
 
+    private static class nf_cuda_argmax_fwd_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            nnfuse_h.C_INT,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("nf_cuda_argmax_fwd_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_argmax_fwd_f32(int64_t *index, const float *x, int64_t rows, int64_t cols, int32_t device)
+     * }
+     */
+    public static FunctionDescriptor nf_cuda_argmax_fwd_f32$descriptor() {
+        return nf_cuda_argmax_fwd_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_argmax_fwd_f32(int64_t *index, const float *x, int64_t rows, int64_t cols, int32_t device)
+     * }
+     */
+    public static MethodHandle nf_cuda_argmax_fwd_f32$handle() {
+        return nf_cuda_argmax_fwd_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_argmax_fwd_f32(int64_t *index, const float *x, int64_t rows, int64_t cols, int32_t device)
+     * }
+     */
+    public static MemorySegment nf_cuda_argmax_fwd_f32$address() {
+        return nf_cuda_argmax_fwd_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t nf_cuda_argmax_fwd_f32(int64_t *index, const float *x, int64_t rows, int64_t cols, int32_t device)
+     * }
+     */
+    public static int nf_cuda_argmax_fwd_f32(MemorySegment index, MemorySegment x, long rows, long cols, int device) {
+        var mh$ = nf_cuda_argmax_fwd_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("nf_cuda_argmax_fwd_f32", index, x, rows, cols, device);
+            }
+            return (int)mh$.invokeExact(index, x, rows, cols, device);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static class nf_l2_fwd_f32 {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             nnfuse_h.C_INT,
@@ -1236,6 +1497,69 @@ public class nnfuse_h extends nnfuse_h$shared {
                 traceDowncall("nf_l2_fwd_f32", sum_squares, x, n);
             }
             return (int)mh$.invokeExact(sum_squares, x, n);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class nf_cuda_l2_fwd_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            nnfuse_h.C_INT,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("nf_cuda_l2_fwd_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_l2_fwd_f32(double *sum_squares, const float *x, int64_t n, int32_t device)
+     * }
+     */
+    public static FunctionDescriptor nf_cuda_l2_fwd_f32$descriptor() {
+        return nf_cuda_l2_fwd_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_l2_fwd_f32(double *sum_squares, const float *x, int64_t n, int32_t device)
+     * }
+     */
+    public static MethodHandle nf_cuda_l2_fwd_f32$handle() {
+        return nf_cuda_l2_fwd_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_l2_fwd_f32(double *sum_squares, const float *x, int64_t n, int32_t device)
+     * }
+     */
+    public static MemorySegment nf_cuda_l2_fwd_f32$address() {
+        return nf_cuda_l2_fwd_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t nf_cuda_l2_fwd_f32(double *sum_squares, const float *x, int64_t n, int32_t device)
+     * }
+     */
+    public static int nf_cuda_l2_fwd_f32(MemorySegment sum_squares, MemorySegment x, long n, int device) {
+        var mh$ = nf_cuda_l2_fwd_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("nf_cuda_l2_fwd_f32", sum_squares, x, n, device);
+            }
+            return (int)mh$.invokeExact(sum_squares, x, n, device);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
@@ -1366,6 +1690,138 @@ public class nnfuse_h extends nnfuse_h$shared {
                 traceDowncall("nf_dropout_mask_fwd_f32", mask, n, seed, offset, p);
             }
             return (int)mh$.invokeExact(mask, n, seed, offset, p);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class nf_cuda_dropout_fwd_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            nnfuse_h.C_INT,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_FLOAT,
+            nnfuse_h.C_INT,
+            nnfuse_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("nf_cuda_dropout_fwd_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_dropout_fwd_f32(float *y, const float *x, int64_t n, uint64_t seed, uint64_t offset, float p, int32_t inverted, int32_t device)
+     * }
+     */
+    public static FunctionDescriptor nf_cuda_dropout_fwd_f32$descriptor() {
+        return nf_cuda_dropout_fwd_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_dropout_fwd_f32(float *y, const float *x, int64_t n, uint64_t seed, uint64_t offset, float p, int32_t inverted, int32_t device)
+     * }
+     */
+    public static MethodHandle nf_cuda_dropout_fwd_f32$handle() {
+        return nf_cuda_dropout_fwd_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_dropout_fwd_f32(float *y, const float *x, int64_t n, uint64_t seed, uint64_t offset, float p, int32_t inverted, int32_t device)
+     * }
+     */
+    public static MemorySegment nf_cuda_dropout_fwd_f32$address() {
+        return nf_cuda_dropout_fwd_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t nf_cuda_dropout_fwd_f32(float *y, const float *x, int64_t n, uint64_t seed, uint64_t offset, float p, int32_t inverted, int32_t device)
+     * }
+     */
+    public static int nf_cuda_dropout_fwd_f32(MemorySegment y, MemorySegment x, long n, long seed, long offset, float p, int inverted, int device) {
+        var mh$ = nf_cuda_dropout_fwd_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("nf_cuda_dropout_fwd_f32", y, x, n, seed, offset, p, inverted, device);
+            }
+            return (int)mh$.invokeExact(y, x, n, seed, offset, p, inverted, device);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class nf_cuda_dropout_mask_fwd_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            nnfuse_h.C_INT,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_FLOAT,
+            nnfuse_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("nf_cuda_dropout_mask_fwd_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_dropout_mask_fwd_f32(float *mask, int64_t n, uint64_t seed, uint64_t offset, float p, int32_t device)
+     * }
+     */
+    public static FunctionDescriptor nf_cuda_dropout_mask_fwd_f32$descriptor() {
+        return nf_cuda_dropout_mask_fwd_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_dropout_mask_fwd_f32(float *mask, int64_t n, uint64_t seed, uint64_t offset, float p, int32_t device)
+     * }
+     */
+    public static MethodHandle nf_cuda_dropout_mask_fwd_f32$handle() {
+        return nf_cuda_dropout_mask_fwd_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_dropout_mask_fwd_f32(float *mask, int64_t n, uint64_t seed, uint64_t offset, float p, int32_t device)
+     * }
+     */
+    public static MemorySegment nf_cuda_dropout_mask_fwd_f32$address() {
+        return nf_cuda_dropout_mask_fwd_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t nf_cuda_dropout_mask_fwd_f32(float *mask, int64_t n, uint64_t seed, uint64_t offset, float p, int32_t device)
+     * }
+     */
+    public static int nf_cuda_dropout_mask_fwd_f32(MemorySegment mask, long n, long seed, long offset, float p, int device) {
+        var mh$ = nf_cuda_dropout_mask_fwd_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("nf_cuda_dropout_mask_fwd_f32", mask, n, seed, offset, p, device);
+            }
+            return (int)mh$.invokeExact(mask, n, seed, offset, p, device);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
@@ -2829,6 +3285,73 @@ public class nnfuse_h extends nnfuse_h$shared {
         }
     }
 
+    private static class nf_cuda_dropout_bwd_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            nnfuse_h.C_INT,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_FLOAT,
+            nnfuse_h.C_INT,
+            nnfuse_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("nf_cuda_dropout_bwd_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_dropout_bwd_f32(float *dx, const float *dy, int64_t n, uint64_t seed, uint64_t offset, float p, int32_t inverted, int32_t device)
+     * }
+     */
+    public static FunctionDescriptor nf_cuda_dropout_bwd_f32$descriptor() {
+        return nf_cuda_dropout_bwd_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_dropout_bwd_f32(float *dx, const float *dy, int64_t n, uint64_t seed, uint64_t offset, float p, int32_t inverted, int32_t device)
+     * }
+     */
+    public static MethodHandle nf_cuda_dropout_bwd_f32$handle() {
+        return nf_cuda_dropout_bwd_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_dropout_bwd_f32(float *dx, const float *dy, int64_t n, uint64_t seed, uint64_t offset, float p, int32_t inverted, int32_t device)
+     * }
+     */
+    public static MemorySegment nf_cuda_dropout_bwd_f32$address() {
+        return nf_cuda_dropout_bwd_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t nf_cuda_dropout_bwd_f32(float *dx, const float *dy, int64_t n, uint64_t seed, uint64_t offset, float p, int32_t inverted, int32_t device)
+     * }
+     */
+    public static int nf_cuda_dropout_bwd_f32(MemorySegment dx, MemorySegment dy, long n, long seed, long offset, float p, int inverted, int device) {
+        var mh$ = nf_cuda_dropout_bwd_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("nf_cuda_dropout_bwd_f32", dx, dy, n, seed, offset, p, inverted, device);
+            }
+            return (int)mh$.invokeExact(dx, dy, n, seed, offset, p, inverted, device);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static class nf_cross_entropy_bwd_f32 {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             nnfuse_h.C_INT,
@@ -2891,6 +3414,76 @@ public class nnfuse_h extends nnfuse_h$shared {
                 traceDowncall("nf_cross_entropy_bwd_f32", dlogits, dloss, logits, labels, weight, rows, classes, ignore_index, label_smoothing, reduction);
             }
             return (int)mh$.invokeExact(dlogits, dloss, logits, labels, weight, rows, classes, ignore_index, label_smoothing, reduction);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class nf_cuda_cross_entropy_bwd_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            nnfuse_h.C_INT,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_FLOAT,
+            nnfuse_h.C_INT,
+            nnfuse_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("nf_cuda_cross_entropy_bwd_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_cross_entropy_bwd_f32(float *dlogits, const float *dloss, const float *logits, const int64_t *labels, const float *weight, int64_t rows, int64_t classes, int64_t ignore_index, float label_smoothing, int32_t reduction, int32_t device)
+     * }
+     */
+    public static FunctionDescriptor nf_cuda_cross_entropy_bwd_f32$descriptor() {
+        return nf_cuda_cross_entropy_bwd_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_cross_entropy_bwd_f32(float *dlogits, const float *dloss, const float *logits, const int64_t *labels, const float *weight, int64_t rows, int64_t classes, int64_t ignore_index, float label_smoothing, int32_t reduction, int32_t device)
+     * }
+     */
+    public static MethodHandle nf_cuda_cross_entropy_bwd_f32$handle() {
+        return nf_cuda_cross_entropy_bwd_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_cross_entropy_bwd_f32(float *dlogits, const float *dloss, const float *logits, const int64_t *labels, const float *weight, int64_t rows, int64_t classes, int64_t ignore_index, float label_smoothing, int32_t reduction, int32_t device)
+     * }
+     */
+    public static MemorySegment nf_cuda_cross_entropy_bwd_f32$address() {
+        return nf_cuda_cross_entropy_bwd_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t nf_cuda_cross_entropy_bwd_f32(float *dlogits, const float *dloss, const float *logits, const int64_t *labels, const float *weight, int64_t rows, int64_t classes, int64_t ignore_index, float label_smoothing, int32_t reduction, int32_t device)
+     * }
+     */
+    public static int nf_cuda_cross_entropy_bwd_f32(MemorySegment dlogits, MemorySegment dloss, MemorySegment logits, MemorySegment labels, MemorySegment weight, long rows, long classes, long ignore_index, float label_smoothing, int reduction, int device) {
+        var mh$ = nf_cuda_cross_entropy_bwd_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("nf_cuda_cross_entropy_bwd_f32", dlogits, dloss, logits, labels, weight, rows, classes, ignore_index, label_smoothing, reduction, device);
+            }
+            return (int)mh$.invokeExact(dlogits, dloss, logits, labels, weight, rows, classes, ignore_index, label_smoothing, reduction, device);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
@@ -2962,6 +3555,71 @@ public class nnfuse_h extends nnfuse_h$shared {
         }
     }
 
+    private static class nf_cuda_l2_bwd_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            nnfuse_h.C_INT,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_FLOAT,
+            nnfuse_h.C_INT,
+            nnfuse_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("nf_cuda_l2_bwd_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_l2_bwd_f32(float *grad, const float *x, int64_t n, float lambda, int32_t accumulate, int32_t device)
+     * }
+     */
+    public static FunctionDescriptor nf_cuda_l2_bwd_f32$descriptor() {
+        return nf_cuda_l2_bwd_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_l2_bwd_f32(float *grad, const float *x, int64_t n, float lambda, int32_t accumulate, int32_t device)
+     * }
+     */
+    public static MethodHandle nf_cuda_l2_bwd_f32$handle() {
+        return nf_cuda_l2_bwd_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_l2_bwd_f32(float *grad, const float *x, int64_t n, float lambda, int32_t accumulate, int32_t device)
+     * }
+     */
+    public static MemorySegment nf_cuda_l2_bwd_f32$address() {
+        return nf_cuda_l2_bwd_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t nf_cuda_l2_bwd_f32(float *grad, const float *x, int64_t n, float lambda, int32_t accumulate, int32_t device)
+     * }
+     */
+    public static int nf_cuda_l2_bwd_f32(MemorySegment grad, MemorySegment x, long n, float lambda, int accumulate, int device) {
+        var mh$ = nf_cuda_l2_bwd_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("nf_cuda_l2_bwd_f32", grad, x, n, lambda, accumulate, device);
+            }
+            return (int)mh$.invokeExact(grad, x, n, lambda, accumulate, device);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static class nf_sgd_step_f32 {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             nnfuse_h.C_INT,
@@ -3024,6 +3682,76 @@ public class nnfuse_h extends nnfuse_h$shared {
                 traceDowncall("nf_sgd_step_f32", param, momentum_buffer, grad, n, lr, momentum, dampening, weight_decay, nesterov, first_step);
             }
             return (int)mh$.invokeExact(param, momentum_buffer, grad, n, lr, momentum, dampening, weight_decay, nesterov, first_step);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class nf_cuda_sgd_step_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            nnfuse_h.C_INT,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_FLOAT,
+            nnfuse_h.C_FLOAT,
+            nnfuse_h.C_FLOAT,
+            nnfuse_h.C_FLOAT,
+            nnfuse_h.C_INT,
+            nnfuse_h.C_INT,
+            nnfuse_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("nf_cuda_sgd_step_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_sgd_step_f32(float *param, float *momentum_buffer, const float *grad, int64_t n, float lr, float momentum, float dampening, float weight_decay, int32_t nesterov, int32_t first_step, int32_t device)
+     * }
+     */
+    public static FunctionDescriptor nf_cuda_sgd_step_f32$descriptor() {
+        return nf_cuda_sgd_step_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_sgd_step_f32(float *param, float *momentum_buffer, const float *grad, int64_t n, float lr, float momentum, float dampening, float weight_decay, int32_t nesterov, int32_t first_step, int32_t device)
+     * }
+     */
+    public static MethodHandle nf_cuda_sgd_step_f32$handle() {
+        return nf_cuda_sgd_step_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_sgd_step_f32(float *param, float *momentum_buffer, const float *grad, int64_t n, float lr, float momentum, float dampening, float weight_decay, int32_t nesterov, int32_t first_step, int32_t device)
+     * }
+     */
+    public static MemorySegment nf_cuda_sgd_step_f32$address() {
+        return nf_cuda_sgd_step_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t nf_cuda_sgd_step_f32(float *param, float *momentum_buffer, const float *grad, int64_t n, float lr, float momentum, float dampening, float weight_decay, int32_t nesterov, int32_t first_step, int32_t device)
+     * }
+     */
+    public static int nf_cuda_sgd_step_f32(MemorySegment param, MemorySegment momentum_buffer, MemorySegment grad, long n, float lr, float momentum, float dampening, float weight_decay, int nesterov, int first_step, int device) {
+        var mh$ = nf_cuda_sgd_step_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("nf_cuda_sgd_step_f32", param, momentum_buffer, grad, n, lr, momentum, dampening, weight_decay, nesterov, first_step, device);
+            }
+            return (int)mh$.invokeExact(param, momentum_buffer, grad, n, lr, momentum, dampening, weight_decay, nesterov, first_step, device);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
