@@ -289,6 +289,15 @@ NF_API int32_t nf_linear_bwd_f32(float *dx, float *dweight, float *dbias, const 
                                  const float *x, const float *weight, int64_t rows,
                                  int64_t in_features, int64_t out_features, int32_t accumulate);
 
+/* The CUDA backend's Linear: see "CUDA backend" below. */
+NF_API int32_t nf_cuda_linear_fwd_f32(float *y, const float *x, const float *weight, const float *bias,
+                                      int64_t rows, int64_t in_features, int64_t out_features,
+                                      int32_t device);
+NF_API int32_t nf_cuda_linear_bwd_f32(float *dx, float *dweight, float *dbias, const float *dy,
+                                      const float *x, const float *weight, int64_t rows,
+                                      int64_t in_features, int64_t out_features, int32_t accumulate,
+                                      int32_t device);
+
 /* ---- Linear + LayerNorm + ReLU ----------------------------------------- */
 
 /*
@@ -338,6 +347,19 @@ NF_API int32_t nf_linear_ln_relu_bwd_f32(float *dx, float *dweight, float *dbias
                                          const float *rstd, const float *gamma, const float *beta,
                                          int64_t rows, int64_t in_features, int64_t out_features,
                                          int32_t relu, int32_t accumulate);
+
+/* The CUDA backend's Linear + LayerNorm + ReLU: see "CUDA backend" below. */
+NF_API int32_t nf_cuda_linear_ln_relu_fwd_f32(float *y, float *h, float *mean, float *rstd,
+                                              const float *x, const float *weight, const float *bias,
+                                              const float *gamma, const float *beta, int64_t rows,
+                                              int64_t in_features, int64_t out_features, float eps,
+                                              int32_t relu, int32_t device);
+NF_API int32_t nf_cuda_linear_ln_relu_bwd_f32(float *dx, float *dweight, float *dbias, float *dgamma,
+                                              float *dbeta, const float *dy, const float *x,
+                                              const float *weight, const float *h, const float *mean,
+                                              const float *rstd, const float *gamma, const float *beta,
+                                              int64_t rows, int64_t in_features, int64_t out_features,
+                                              int32_t relu, int32_t accumulate, int32_t device);
 
 /* ---- ReLU -------------------------------------------------------------- */
 

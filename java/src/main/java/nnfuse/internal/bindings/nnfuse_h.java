@@ -1964,6 +1964,143 @@ public class nnfuse_h extends nnfuse_h$shared {
         }
     }
 
+    private static class nf_cuda_linear_fwd_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            nnfuse_h.C_INT,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("nf_cuda_linear_fwd_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_linear_fwd_f32(float *y, const float *x, const float *weight, const float *bias, int64_t rows, int64_t in_features, int64_t out_features, int32_t device)
+     * }
+     */
+    public static FunctionDescriptor nf_cuda_linear_fwd_f32$descriptor() {
+        return nf_cuda_linear_fwd_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_linear_fwd_f32(float *y, const float *x, const float *weight, const float *bias, int64_t rows, int64_t in_features, int64_t out_features, int32_t device)
+     * }
+     */
+    public static MethodHandle nf_cuda_linear_fwd_f32$handle() {
+        return nf_cuda_linear_fwd_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_linear_fwd_f32(float *y, const float *x, const float *weight, const float *bias, int64_t rows, int64_t in_features, int64_t out_features, int32_t device)
+     * }
+     */
+    public static MemorySegment nf_cuda_linear_fwd_f32$address() {
+        return nf_cuda_linear_fwd_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t nf_cuda_linear_fwd_f32(float *y, const float *x, const float *weight, const float *bias, int64_t rows, int64_t in_features, int64_t out_features, int32_t device)
+     * }
+     */
+    public static int nf_cuda_linear_fwd_f32(MemorySegment y, MemorySegment x, MemorySegment weight, MemorySegment bias, long rows, long in_features, long out_features, int device) {
+        var mh$ = nf_cuda_linear_fwd_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("nf_cuda_linear_fwd_f32", y, x, weight, bias, rows, in_features, out_features, device);
+            }
+            return (int)mh$.invokeExact(y, x, weight, bias, rows, in_features, out_features, device);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class nf_cuda_linear_bwd_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            nnfuse_h.C_INT,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_INT,
+            nnfuse_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("nf_cuda_linear_bwd_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_linear_bwd_f32(float *dx, float *dweight, float *dbias, const float *dy, const float *x, const float *weight, int64_t rows, int64_t in_features, int64_t out_features, int32_t accumulate, int32_t device)
+     * }
+     */
+    public static FunctionDescriptor nf_cuda_linear_bwd_f32$descriptor() {
+        return nf_cuda_linear_bwd_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_linear_bwd_f32(float *dx, float *dweight, float *dbias, const float *dy, const float *x, const float *weight, int64_t rows, int64_t in_features, int64_t out_features, int32_t accumulate, int32_t device)
+     * }
+     */
+    public static MethodHandle nf_cuda_linear_bwd_f32$handle() {
+        return nf_cuda_linear_bwd_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_linear_bwd_f32(float *dx, float *dweight, float *dbias, const float *dy, const float *x, const float *weight, int64_t rows, int64_t in_features, int64_t out_features, int32_t accumulate, int32_t device)
+     * }
+     */
+    public static MemorySegment nf_cuda_linear_bwd_f32$address() {
+        return nf_cuda_linear_bwd_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t nf_cuda_linear_bwd_f32(float *dx, float *dweight, float *dbias, const float *dy, const float *x, const float *weight, int64_t rows, int64_t in_features, int64_t out_features, int32_t accumulate, int32_t device)
+     * }
+     */
+    public static int nf_cuda_linear_bwd_f32(MemorySegment dx, MemorySegment dweight, MemorySegment dbias, MemorySegment dy, MemorySegment x, MemorySegment weight, long rows, long in_features, long out_features, int accumulate, int device) {
+        var mh$ = nf_cuda_linear_bwd_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("nf_cuda_linear_bwd_f32", dx, dweight, dbias, dy, x, weight, rows, in_features, out_features, accumulate, device);
+            }
+            return (int)mh$.invokeExact(dx, dweight, dbias, dy, x, weight, rows, in_features, out_features, accumulate, device);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static class nf_linear_ln_relu_fwd_f32 {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             nnfuse_h.C_INT,
@@ -2107,6 +2244,158 @@ public class nnfuse_h extends nnfuse_h$shared {
                 traceDowncall("nf_linear_ln_relu_bwd_f32", dx, dweight, dbias, dgamma, dbeta, dy, x, weight, h, mean, rstd, gamma, beta, rows, in_features, out_features, relu, accumulate);
             }
             return (int)mh$.invokeExact(dx, dweight, dbias, dgamma, dbeta, dy, x, weight, h, mean, rstd, gamma, beta, rows, in_features, out_features, relu, accumulate);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class nf_cuda_linear_ln_relu_fwd_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            nnfuse_h.C_INT,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_FLOAT,
+            nnfuse_h.C_INT,
+            nnfuse_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("nf_cuda_linear_ln_relu_fwd_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_linear_ln_relu_fwd_f32(float *y, float *h, float *mean, float *rstd, const float *x, const float *weight, const float *bias, const float *gamma, const float *beta, int64_t rows, int64_t in_features, int64_t out_features, float eps, int32_t relu, int32_t device)
+     * }
+     */
+    public static FunctionDescriptor nf_cuda_linear_ln_relu_fwd_f32$descriptor() {
+        return nf_cuda_linear_ln_relu_fwd_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_linear_ln_relu_fwd_f32(float *y, float *h, float *mean, float *rstd, const float *x, const float *weight, const float *bias, const float *gamma, const float *beta, int64_t rows, int64_t in_features, int64_t out_features, float eps, int32_t relu, int32_t device)
+     * }
+     */
+    public static MethodHandle nf_cuda_linear_ln_relu_fwd_f32$handle() {
+        return nf_cuda_linear_ln_relu_fwd_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_linear_ln_relu_fwd_f32(float *y, float *h, float *mean, float *rstd, const float *x, const float *weight, const float *bias, const float *gamma, const float *beta, int64_t rows, int64_t in_features, int64_t out_features, float eps, int32_t relu, int32_t device)
+     * }
+     */
+    public static MemorySegment nf_cuda_linear_ln_relu_fwd_f32$address() {
+        return nf_cuda_linear_ln_relu_fwd_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t nf_cuda_linear_ln_relu_fwd_f32(float *y, float *h, float *mean, float *rstd, const float *x, const float *weight, const float *bias, const float *gamma, const float *beta, int64_t rows, int64_t in_features, int64_t out_features, float eps, int32_t relu, int32_t device)
+     * }
+     */
+    public static int nf_cuda_linear_ln_relu_fwd_f32(MemorySegment y, MemorySegment h, MemorySegment mean, MemorySegment rstd, MemorySegment x, MemorySegment weight, MemorySegment bias, MemorySegment gamma, MemorySegment beta, long rows, long in_features, long out_features, float eps, int relu, int device) {
+        var mh$ = nf_cuda_linear_ln_relu_fwd_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("nf_cuda_linear_ln_relu_fwd_f32", y, h, mean, rstd, x, weight, bias, gamma, beta, rows, in_features, out_features, eps, relu, device);
+            }
+            return (int)mh$.invokeExact(y, h, mean, rstd, x, weight, bias, gamma, beta, rows, in_features, out_features, eps, relu, device);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class nf_cuda_linear_ln_relu_bwd_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            nnfuse_h.C_INT,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_INT,
+            nnfuse_h.C_INT,
+            nnfuse_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("nf_cuda_linear_ln_relu_bwd_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_linear_ln_relu_bwd_f32(float *dx, float *dweight, float *dbias, float *dgamma, float *dbeta, const float *dy, const float *x, const float *weight, const float *h, const float *mean, const float *rstd, const float *gamma, const float *beta, int64_t rows, int64_t in_features, int64_t out_features, int32_t relu, int32_t accumulate, int32_t device)
+     * }
+     */
+    public static FunctionDescriptor nf_cuda_linear_ln_relu_bwd_f32$descriptor() {
+        return nf_cuda_linear_ln_relu_bwd_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_linear_ln_relu_bwd_f32(float *dx, float *dweight, float *dbias, float *dgamma, float *dbeta, const float *dy, const float *x, const float *weight, const float *h, const float *mean, const float *rstd, const float *gamma, const float *beta, int64_t rows, int64_t in_features, int64_t out_features, int32_t relu, int32_t accumulate, int32_t device)
+     * }
+     */
+    public static MethodHandle nf_cuda_linear_ln_relu_bwd_f32$handle() {
+        return nf_cuda_linear_ln_relu_bwd_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_linear_ln_relu_bwd_f32(float *dx, float *dweight, float *dbias, float *dgamma, float *dbeta, const float *dy, const float *x, const float *weight, const float *h, const float *mean, const float *rstd, const float *gamma, const float *beta, int64_t rows, int64_t in_features, int64_t out_features, int32_t relu, int32_t accumulate, int32_t device)
+     * }
+     */
+    public static MemorySegment nf_cuda_linear_ln_relu_bwd_f32$address() {
+        return nf_cuda_linear_ln_relu_bwd_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t nf_cuda_linear_ln_relu_bwd_f32(float *dx, float *dweight, float *dbias, float *dgamma, float *dbeta, const float *dy, const float *x, const float *weight, const float *h, const float *mean, const float *rstd, const float *gamma, const float *beta, int64_t rows, int64_t in_features, int64_t out_features, int32_t relu, int32_t accumulate, int32_t device)
+     * }
+     */
+    public static int nf_cuda_linear_ln_relu_bwd_f32(MemorySegment dx, MemorySegment dweight, MemorySegment dbias, MemorySegment dgamma, MemorySegment dbeta, MemorySegment dy, MemorySegment x, MemorySegment weight, MemorySegment h, MemorySegment mean, MemorySegment rstd, MemorySegment gamma, MemorySegment beta, long rows, long in_features, long out_features, int relu, int accumulate, int device) {
+        var mh$ = nf_cuda_linear_ln_relu_bwd_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("nf_cuda_linear_ln_relu_bwd_f32", dx, dweight, dbias, dgamma, dbeta, dy, x, weight, h, mean, rstd, gamma, beta, rows, in_features, out_features, relu, accumulate, device);
+            }
+            return (int)mh$.invokeExact(dx, dweight, dbias, dgamma, dbeta, dy, x, weight, h, mean, rstd, gamma, beta, rows, in_features, out_features, relu, accumulate, device);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
