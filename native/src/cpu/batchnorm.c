@@ -21,6 +21,7 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "batchnorm.h"
 #include "dispatch.h"
 #include "layernorm.h"
 
@@ -161,26 +162,6 @@ static const level_passes PASSES[NF_CPU_LEVELS] = {
     {moments_scalar, apply_scalar}, {moments_scalar, apply_scalar}, {moments_scalar, apply_scalar}};
 #endif
 
-/* An array an entry point reads or writes, for check_disjoint. */
-typedef struct {
-    const float *p;
-    int64_t n;
-    const char *name;
-} span;
-
-/*
- * Fails unless each of the first `outputs` arrays is disjoint from every later
- * one (NF_CHECK_DISJOINT over a table): a kernel reads its inputs while it
- * writes, and two outputs in the same memory would leave one of them wrong.
- */
-static int32_t check_disjoint(const char *op, const span *a, int outputs, int count) {
-    for (int i = 0; i < outputs; i++)
-        for (int j = i + 1; j < count; j++)
-            if (NF_OVERLAPS(a[i].p, a[i].n, a[j].p, a[j].n))
-                return nf_fail(NF_ERR_INVALID_ARGUMENT, "%s: %s overlaps %s", op, a[i].name, a[j].name);
-    return NF_OK;
-}
-
 /* Where the training pass writes the per-column statistics; each may be NULL. */
 typedef struct {
     float *save_mean, *save_rstd, *running_mean, *running_var;
@@ -211,15 +192,15 @@ static void finish_column(const tiling *g, int64_t j, const double *part_mean, c
     }
 }
 
-NF_API int32_t nf_batchnorm_fwd_train_f32(float *y, float *save_mean, float *save_rstd, float *running_mean,
-                                          float *running_var, const float *x, const float *gamma,
-                                          const float *beta, int64_t n, int64_t c, float eps, float momentum) {
-    static const char op[] = "nf_batchnorm_fwd_train_f32";
+int32_t nf_batchnorm_fwd_train_check(const char *op, const float *y, const float *save_mean, const float *save_rstd,
+                                     const float *running_mean, const float *running_var, const float *x,
+                                     const float *gamma, const float *beta, int64_t n, int64_t c, float eps,
+                                     float momentum) {
     NF_CHECK_PTR(op, y);
     NF_CHECK_PTR(op, x);
     NF_CHECK_POSITIVE(op, n);
     NF_CHECK_POSITIVE(op, c);
-    int32_t status = nf_layernorm_check_eps(op, eps);
+    const int32_t status = nf_layernorm_check_eps(op, eps);
     if (status != NF_OK) return status;
     if (!(momentum >= 0.0f && momentum <= 1.0f))
         return nf_fail(NF_ERR_INVALID_ARGUMENT, "%s: momentum must be finite and in [0, 1], got %g", op,
@@ -233,15 +214,77 @@ NF_API int32_t nf_batchnorm_fwd_train_f32(float *y, float *save_mean, float *sav
                        "%s: Expected more than 1 value per channel when training, got input size [%lld, %lld]", op,
                        (long long)n, (long long)c);
     /* y == x is in place: the NULL stands for x then. */
-    const span arrays[] = {{y, n * c, "y"},
-                           {save_mean, c, "save_mean"},
-                           {save_rstd, c, "save_rstd"},
-                           {running_mean, c, "running_mean"},
-                           {running_var, c, "running_var"},
-                           {y == x ? NULL : x, n * c, "x"},
-                           {gamma, c, "gamma"},
-                           {beta, c, "beta"}};
-    status = check_disjoint(op, arrays, 5, (int)(sizeof arrays / sizeof arrays[0]));
+    const nf_span outputs[] = {NF_SPAN(y, n * c), NF_SPAN(save_mean, c), NF_SPAN(save_rstd, c),
+                               NF_SPAN(running_mean, c), NF_SPAN(running_var, c)};
+    const nf_span inputs[] = {{"x", y == x ? NULL : x, n * c * (int64_t)sizeof(float)}, NF_SPAN(gamma, c),
+                              NF_SPAN(beta, c)};
+    return nf_check_disjoint(op, outputs, 5, inputs, 3);
+}
+
+int32_t nf_batchnorm_fwd_eval_check(const char *op, const float *y, const float *x, const float *running_mean,
+                                    const float *running_var, const float *gamma, const float *beta, int64_t n,
+                                    int64_t c, float eps) {
+    NF_CHECK_PTR(op, y);
+    NF_CHECK_PTR(op, x);
+    NF_CHECK_PTR(op, running_mean);
+    NF_CHECK_PTR(op, running_var);
+    NF_CHECK_POSITIVE(op, n);
+    NF_CHECK_POSITIVE(op, c);
+    const int32_t status = nf_layernorm_check_eps(op, eps);
+    if (status != NF_OK) return status;
+    const nf_span outputs[] = {NF_SPAN(y, n * c)};
+    const nf_span inputs[] = {{"x", y == x ? NULL : x, n * c * (int64_t)sizeof(float)}, NF_SPAN(running_mean, c),
+                              NF_SPAN(running_var, c), NF_SPAN(gamma, c), NF_SPAN(beta, c)};
+    return nf_check_disjoint(op, outputs, 1, inputs, 5);
+}
+
+/* The backward checks past the pointers, sizes and eps: mean and stat are the statistics of the mode. */
+static int32_t check_bwd_arrays(const char *op, const float *dx, const float *dgamma, const float *dbeta,
+                                const float *dy, const float *x, nf_span mean, nf_span stat, const float *gamma,
+                                int64_t n, int64_t c, int32_t accumulate) {
+    NF_CHECK_FLAG(op, accumulate);
+    /* dx == dy is in place: the NULL stands for dy then. */
+    const nf_span outputs[] = {NF_SPAN(dx, n * c), NF_SPAN(dgamma, c), NF_SPAN(dbeta, c)};
+    const nf_span inputs[] = {{"dy", dx == dy ? NULL : dy, n * c * (int64_t)sizeof(float)}, NF_SPAN(x, n * c), mean,
+                              stat, NF_SPAN(gamma, c)};
+    return nf_check_disjoint(op, outputs, 3, inputs, 5);
+}
+
+int32_t nf_batchnorm_bwd_train_check(const char *op, const float *dx, const float *dgamma, const float *dbeta,
+                                     const float *dy, const float *x, const float *save_mean, const float *save_rstd,
+                                     const float *gamma, int64_t n, int64_t c, int32_t accumulate) {
+    NF_CHECK_PTR(op, dy);
+    NF_CHECK_PTR(op, x);
+    NF_CHECK_PTR(op, save_mean);
+    NF_CHECK_PTR(op, save_rstd);
+    NF_CHECK_POSITIVE(op, n);
+    NF_CHECK_POSITIVE(op, c);
+    return check_bwd_arrays(op, dx, dgamma, dbeta, dy, x, NF_SPAN(save_mean, c), NF_SPAN(save_rstd, c), gamma, n, c,
+                            accumulate);
+}
+
+int32_t nf_batchnorm_bwd_eval_check(const char *op, const float *dx, const float *dgamma, const float *dbeta,
+                                    const float *dy, const float *x, const float *running_mean,
+                                    const float *running_var, const float *gamma, int64_t n, int64_t c, float eps,
+                                    int32_t accumulate) {
+    NF_CHECK_PTR(op, dy);
+    NF_CHECK_PTR(op, x);
+    NF_CHECK_PTR(op, running_mean);
+    NF_CHECK_PTR(op, running_var);
+    NF_CHECK_POSITIVE(op, n);
+    NF_CHECK_POSITIVE(op, c);
+    const int32_t status = nf_layernorm_check_eps(op, eps);
+    if (status != NF_OK) return status;
+    return check_bwd_arrays(op, dx, dgamma, dbeta, dy, x, NF_SPAN(running_mean, c), NF_SPAN(running_var, c), gamma,
+                            n, c, accumulate);
+}
+
+NF_API int32_t nf_batchnorm_fwd_train_f32(float *y, float *save_mean, float *save_rstd, float *running_mean,
+                                          float *running_var, const float *x, const float *gamma,
+                                          const float *beta, int64_t n, int64_t c, float eps, float momentum) {
+    static const char op[] = "nf_batchnorm_fwd_train_f32";
+    int32_t status = nf_batchnorm_fwd_train_check(op, y, save_mean, save_rstd, running_mean, running_var, x, gamma,
+                                                  beta, n, c, eps, momentum);
     if (status != NF_OK) return status;
     int level;
     status = nf_cpu_level_for(op, &level);
@@ -285,21 +328,7 @@ NF_API int32_t nf_batchnorm_fwd_eval_f32(float *y, const float *x, const float *
                                          const float *running_var, const float *gamma, const float *beta,
                                          int64_t n, int64_t c, float eps) {
     static const char op[] = "nf_batchnorm_fwd_eval_f32";
-    NF_CHECK_PTR(op, y);
-    NF_CHECK_PTR(op, x);
-    NF_CHECK_PTR(op, running_mean);
-    NF_CHECK_PTR(op, running_var);
-    NF_CHECK_POSITIVE(op, n);
-    NF_CHECK_POSITIVE(op, c);
-    int32_t status = nf_layernorm_check_eps(op, eps);
-    if (status != NF_OK) return status;
-    const span arrays[] = {{y, n * c, "y"},
-                           {y == x ? NULL : x, n * c, "x"},
-                           {running_mean, c, "running_mean"},
-                           {running_var, c, "running_var"},
-                           {gamma, c, "gamma"},
-                           {beta, c, "beta"}};
-    status = check_disjoint(op, arrays, 1, (int)(sizeof arrays / sizeof arrays[0]));
+    int32_t status = nf_batchnorm_fwd_eval_check(op, y, x, running_mean, running_var, gamma, beta, n, c, eps);
     if (status != NF_OK) return status;
     int level;
     status = nf_cpu_level_for(op, &level);
@@ -431,21 +460,8 @@ static void grad_apply(const bwd_args *g, int64_t c, tile s, bwd_scratch m) {
     }
 }
 
+/* The backward of both modes, once the entry point has checked its arguments. */
 static int32_t batchnorm_bwd(const char *op, const bwd_args *g, int64_t n, int64_t c, int train) {
-    if (g->accumulate != 0 && g->accumulate != 1)
-        return nf_fail(NF_ERR_INVALID_ARGUMENT, "%s: accumulate must be 0 or 1, got %d", op, g->accumulate);
-    /* dx == dy is in place: the NULL stands for dy then. */
-    const span arrays[] = {{g->dx, n * c, "dx"},
-                           {g->dgamma, c, "dgamma"},
-                           {g->dbeta, c, "dbeta"},
-                           {g->dx == g->dy ? NULL : g->dy, n * c, "dy"},
-                           {g->x, n * c, "x"},
-                           {g->mean, c, train ? "save_mean" : "running_mean"},
-                           {train ? g->rstd : g->running_var, c, train ? "save_rstd" : "running_var"},
-                           {g->gamma, c, "gamma"}};
-    const int32_t status = check_disjoint(op, arrays, 3, (int)(sizeof arrays / sizeof arrays[0]));
-    if (status != NF_OK) return status;
-
     const tiling stat = make_tiling(n, c, BN_STAT_ROWS, BN_STAT_COLS);
     const tiling apply = make_tiling(n, c, BN_APPLY_ROWS, BN_APPLY_COLS);
     const int64_t stat_tiles = stat.row_tiles * stat.col_tiles;
@@ -476,12 +492,9 @@ NF_API int32_t nf_batchnorm_bwd_train_f32(float *dx, float *dgamma, float *dbeta
                                           const float *save_mean, const float *save_rstd, const float *gamma,
                                           int64_t n, int64_t c, int32_t accumulate) {
     static const char op[] = "nf_batchnorm_bwd_train_f32";
-    NF_CHECK_PTR(op, dy);
-    NF_CHECK_PTR(op, x);
-    NF_CHECK_PTR(op, save_mean);
-    NF_CHECK_PTR(op, save_rstd);
-    NF_CHECK_POSITIVE(op, n);
-    NF_CHECK_POSITIVE(op, c);
+    const int32_t status =
+        nf_batchnorm_bwd_train_check(op, dx, dgamma, dbeta, dy, x, save_mean, save_rstd, gamma, n, c, accumulate);
+    if (status != NF_OK) return status;
     const bwd_args g = {.dx = dx, .dgamma = dgamma, .dbeta = dbeta, .dy = dy, .x = x, .mean = save_mean,
                         .gamma = gamma, .rstd = save_rstd, .accumulate = accumulate};
     return batchnorm_bwd(op, &g, n, c, 1);
@@ -491,13 +504,8 @@ NF_API int32_t nf_batchnorm_bwd_eval_f32(float *dx, float *dgamma, float *dbeta,
                                          const float *running_mean, const float *running_var, const float *gamma,
                                          int64_t n, int64_t c, float eps, int32_t accumulate) {
     static const char op[] = "nf_batchnorm_bwd_eval_f32";
-    NF_CHECK_PTR(op, dy);
-    NF_CHECK_PTR(op, x);
-    NF_CHECK_PTR(op, running_mean);
-    NF_CHECK_PTR(op, running_var);
-    NF_CHECK_POSITIVE(op, n);
-    NF_CHECK_POSITIVE(op, c);
-    const int32_t status = nf_layernorm_check_eps(op, eps);
+    const int32_t status = nf_batchnorm_bwd_eval_check(op, dx, dgamma, dbeta, dy, x, running_mean, running_var,
+                                                       gamma, n, c, eps, accumulate);
     if (status != NF_OK) return status;
     const bwd_args g = {.dx = dx, .dgamma = dgamma, .dbeta = dbeta, .dy = dy, .x = x, .mean = running_mean,
                         .gamma = gamma, .running_var = running_var, .eps = eps, .accumulate = accumulate};

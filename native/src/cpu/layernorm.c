@@ -149,15 +149,37 @@ int32_t nf_layernorm_check_eps(const char *op, float eps) {
     return NF_OK;
 }
 
-NF_API int32_t nf_layernorm_fwd_f32(float *y, float *mean, float *rstd, const float *x,
-                                    const float *gamma, const float *beta, int64_t rows,
-                                    int64_t cols, float eps) {
-    static const char op[] = "nf_layernorm_fwd_f32";
+int32_t nf_layernorm_fwd_check(const char *op, const float *y, const float *x, int64_t rows, int64_t cols,
+                               float eps) {
     NF_CHECK_PTR(op, y);
     NF_CHECK_PTR(op, x);
     NF_CHECK_POSITIVE(op, rows);
     NF_CHECK_POSITIVE(op, cols);
-    int32_t status = nf_layernorm_check_eps(op, eps);
+    return nf_layernorm_check_eps(op, eps);
+}
+
+int32_t nf_layernorm_bwd_check(const char *op, const float *dx, const float *dgamma, const float *dbeta,
+                               const float *dy, const float *x, const float *mean, const float *rstd,
+                               const float *gamma, int64_t rows, int64_t cols, int32_t accumulate) {
+    NF_CHECK_PTR(op, dy);
+    NF_CHECK_PTR(op, x);
+    NF_CHECK_PTR(op, mean);
+    NF_CHECK_PTR(op, rstd);
+    NF_CHECK_POSITIVE(op, rows);
+    NF_CHECK_POSITIVE(op, cols);
+    NF_CHECK_FLAG(op, accumulate);
+    const int64_t n = rows * cols;
+    const nf_span outputs[] = {NF_SPAN(dx, n), NF_SPAN(dgamma, cols), NF_SPAN(dbeta, cols)};
+    const nf_span inputs[] = {NF_SPAN(dy, n), NF_SPAN(x, n), NF_SPAN(mean, rows), NF_SPAN(rstd, rows),
+                              NF_SPAN(gamma, cols)};
+    return nf_check_disjoint(op, outputs, 3, inputs, 5);
+}
+
+NF_API int32_t nf_layernorm_fwd_f32(float *y, float *mean, float *rstd, const float *x,
+                                    const float *gamma, const float *beta, int64_t rows,
+                                    int64_t cols, float eps) {
+    static const char op[] = "nf_layernorm_fwd_f32";
+    int32_t status = nf_layernorm_fwd_check(op, y, x, rows, cols, eps);
     if (status != NF_OK) return status;
     int level;
     status = nf_cpu_level_for(op, &level);
@@ -257,19 +279,10 @@ NF_API int32_t nf_layernorm_bwd_f32(float *dx, float *dgamma, float *dbeta, cons
                                     const float *gamma, int64_t rows, int64_t cols,
                                     int32_t accumulate) {
     static const char op[] = "nf_layernorm_bwd_f32";
-    NF_CHECK_PTR(op, dy);
-    NF_CHECK_PTR(op, x);
-    NF_CHECK_PTR(op, mean);
-    NF_CHECK_PTR(op, rstd);
-    NF_CHECK_POSITIVE(op, rows);
-    NF_CHECK_POSITIVE(op, cols);
-    NF_CHECK_FLAG(op, accumulate);
-    const int64_t n = rows * cols;
-    const nf_span outputs[] = {NF_SPAN(dx, n), NF_SPAN(dgamma, cols), NF_SPAN(dbeta, cols)};
-    const nf_span inputs[] = {NF_SPAN(dy, n), NF_SPAN(x, n), NF_SPAN(mean, rows), NF_SPAN(rstd, rows),
-                              NF_SPAN(gamma, cols)};
-    const int32_t status = nf_check_disjoint(op, outputs, 3, inputs, 5);
+    const int32_t status = nf_layernorm_bwd_check(op, dx, dgamma, dbeta, dy, x, mean, rstd, gamma, rows, cols,
+                                                  accumulate);
     if (status != NF_OK) return status;
+    const int64_t n = rows * cols;
 
     float *mean_lo = malloc(sizeof(float) * (size_t)rows);
     if (mean_lo == NULL)

@@ -53,6 +53,16 @@ void nf_layernorm_bwd_team_f32(float *dx, float *dgamma, float *dbeta, const flo
 /* NF_OK when eps is finite and >= 0; otherwise records op's failure and returns its status. */
 int32_t nf_layernorm_check_eps(const char *op, float eps);
 
+/*
+ * The argument checks of nf_layernorm_fwd_f32 and nf_layernorm_bwd_f32, in
+ * their order and with their messages under the name op, for every backend's
+ * entry point (the pointers are only compared). NF_OK, or op's failure status.
+ */
+int32_t nf_layernorm_fwd_check(const char *op, const float *y, const float *x, int64_t rows, int64_t cols, float eps);
+int32_t nf_layernorm_bwd_check(const char *op, const float *dx, const float *dgamma, const float *dbeta,
+                               const float *dy, const float *x, const float *mean, const float *rstd,
+                               const float *gamma, int64_t rows, int64_t cols, int32_t accumulate);
+
 #ifdef __cplusplus
 }
 #endif

@@ -18,7 +18,7 @@
 #include "../common/norm.h"
 #include "../common/welford.h"
 
-#include "../cpu/layernorm.h"
+#include "../cpu/batchnorm.h"
 
 namespace {
 
@@ -246,17 +246,6 @@ unsigned int grid_for(int64_t items, int32_t device) {
 int32_t batchnorm_bwd(const char *op, float *dx, float *dgamma, float *dbeta, const float *dy, const float *x,
                       const float *mean, const float *rstd, const float *running_var, const float *gamma, int64_t n,
                       int64_t c, float eps, int32_t accumulate, bool train, int32_t device) {
-    NF_CHECK_FLAG(op, accumulate);
-    /* dx == dy is in place: the NULL stands for dy then. */
-    const nf_span outputs[] = {NF_SPAN(dx, n * c), NF_SPAN(dgamma, c), NF_SPAN(dbeta, c)};
-    const nf_span inputs[] = {{"dy", dx == dy ? nullptr : dy, n * c * (int64_t)sizeof(float)},
-                              NF_SPAN(x, n * c),
-                              {train ? "save_mean" : "running_mean", mean, c * (int64_t)sizeof(float)},
-                              {train ? "save_rstd" : "running_var", train ? rstd : running_var,
-                               c * (int64_t)sizeof(float)},
-                              NF_SPAN(gamma, c)};
-    int32_t status = nf_check_disjoint(op, outputs, 3, inputs, 5);
-    if (status != NF_OK) return status;
     cudaStream_t stream = nullptr;
     NF_CUDA_ENTER(op, device, stream);
 
@@ -266,7 +255,7 @@ int32_t batchnorm_bwd(const char *op, float *dx, float *dgamma, float *dbeta, co
     const int64_t map_bytes = 3 * c * (int64_t)sizeof(double);
     const int64_t part_bytes = have_sums ? t.chunks * c * (int64_t)sizeof(double) : 0;
     nf_cuda_scratch scratch(stream);
-    status = scratch.allocate(op, map_bytes + 2 * part_bytes);
+    int32_t status = scratch.allocate(op, map_bytes + 2 * part_bytes);
     if (status != NF_OK) return status;
     const GradMap map = {scratch.as<double>(), scratch.as<double>() + c, scratch.as<double>() + 2 * c};
     double *part_dy = have_sums ? scratch.as<double>(map_bytes) : nullptr;
@@ -292,29 +281,8 @@ NF_API int32_t nf_cuda_batchnorm_fwd_train_f32(float *y, float *save_mean, float
                                                const float *beta, int64_t n, int64_t c, float eps, float momentum,
                                                int32_t device) {
     static const char op[] = "nf_cuda_batchnorm_fwd_train_f32";
-    NF_CHECK_PTR(op, y);
-    NF_CHECK_PTR(op, x);
-    NF_CHECK_POSITIVE(op, n);
-    NF_CHECK_POSITIVE(op, c);
-    int32_t status = nf_layernorm_check_eps(op, eps);
-    if (status != NF_OK) return status;
-    if (!(momentum >= 0.0f && momentum <= 1.0f))
-        return nf_fail(NF_ERR_INVALID_ARGUMENT, "%s: momentum must be finite and in [0, 1], got %g", op,
-                       (double)momentum);
-    if ((running_mean == nullptr) != (running_var == nullptr))
-        return nf_fail(NF_ERR_INVALID_ARGUMENT,
-                       "%s: running_mean and running_var must both be given or both be NULL", op);
-    /* PyTorch's message (torch.nn.functional._verify_batch_size): one sample has no variance. */
-    if (n == 1)
-        return nf_fail(NF_ERR_INVALID_ARGUMENT,
-                       "%s: Expected more than 1 value per channel when training, got input size [%lld, %lld]", op,
-                       (long long)n, (long long)c);
-    /* y == x is in place: the NULL stands for x then. */
-    const nf_span outputs[] = {NF_SPAN(y, n * c), NF_SPAN(save_mean, c), NF_SPAN(save_rstd, c),
-                               NF_SPAN(running_mean, c), NF_SPAN(running_var, c)};
-    const nf_span inputs[] = {{"x", y == x ? nullptr : x, n * c * (int64_t)sizeof(float)}, NF_SPAN(gamma, c),
-                              NF_SPAN(beta, c)};
-    status = nf_check_disjoint(op, outputs, 5, inputs, 3);
+    int32_t status = nf_batchnorm_fwd_train_check(op, y, save_mean, save_rstd, running_mean, running_var, x, gamma,
+                                                  beta, n, c, eps, momentum);
     if (status != NF_OK) return status;
     cudaStream_t stream = nullptr;
     NF_CUDA_ENTER(op, device, stream);
@@ -340,19 +308,7 @@ NF_API int32_t nf_cuda_batchnorm_fwd_eval_f32(float *y, const float *x, const fl
                                               const float *running_var, const float *gamma, const float *beta,
                                               int64_t n, int64_t c, float eps, int32_t device) {
     static const char op[] = "nf_cuda_batchnorm_fwd_eval_f32";
-    NF_CHECK_PTR(op, y);
-    NF_CHECK_PTR(op, x);
-    NF_CHECK_PTR(op, running_mean);
-    NF_CHECK_PTR(op, running_var);
-    NF_CHECK_POSITIVE(op, n);
-    NF_CHECK_POSITIVE(op, c);
-    int32_t status = nf_layernorm_check_eps(op, eps);
-    if (status != NF_OK) return status;
-    const nf_span outputs[] = {NF_SPAN(y, n * c)};
-    const nf_span inputs[] = {{"x", y == x ? nullptr : x, n * c * (int64_t)sizeof(float)},
-                              NF_SPAN(running_mean, c), NF_SPAN(running_var, c), NF_SPAN(gamma, c),
-                              NF_SPAN(beta, c)};
-    status = nf_check_disjoint(op, outputs, 1, inputs, 5);
+    int32_t status = nf_batchnorm_fwd_eval_check(op, y, x, running_mean, running_var, gamma, beta, n, c, eps);
     if (status != NF_OK) return status;
     cudaStream_t stream = nullptr;
     NF_CUDA_ENTER(op, device, stream);
@@ -373,12 +329,9 @@ NF_API int32_t nf_cuda_batchnorm_bwd_train_f32(float *dx, float *dgamma, float *
                                                const float *gamma, int64_t n, int64_t c, int32_t accumulate,
                                                int32_t device) {
     static const char op[] = "nf_cuda_batchnorm_bwd_train_f32";
-    NF_CHECK_PTR(op, dy);
-    NF_CHECK_PTR(op, x);
-    NF_CHECK_PTR(op, save_mean);
-    NF_CHECK_PTR(op, save_rstd);
-    NF_CHECK_POSITIVE(op, n);
-    NF_CHECK_POSITIVE(op, c);
+    const int32_t status =
+        nf_batchnorm_bwd_train_check(op, dx, dgamma, dbeta, dy, x, save_mean, save_rstd, gamma, n, c, accumulate);
+    if (status != NF_OK) return status;
     return batchnorm_bwd(op, dx, dgamma, dbeta, dy, x, save_mean, save_rstd, nullptr, gamma, n, c, 0.0f, accumulate,
                          true, device);
 }
@@ -388,13 +341,8 @@ NF_API int32_t nf_cuda_batchnorm_bwd_eval_f32(float *dx, float *dgamma, float *d
                                               const float *gamma, int64_t n, int64_t c, float eps, int32_t accumulate,
                                               int32_t device) {
     static const char op[] = "nf_cuda_batchnorm_bwd_eval_f32";
-    NF_CHECK_PTR(op, dy);
-    NF_CHECK_PTR(op, x);
-    NF_CHECK_PTR(op, running_mean);
-    NF_CHECK_PTR(op, running_var);
-    NF_CHECK_POSITIVE(op, n);
-    NF_CHECK_POSITIVE(op, c);
-    const int32_t status = nf_layernorm_check_eps(op, eps);
+    const int32_t status = nf_batchnorm_bwd_eval_check(op, dx, dgamma, dbeta, dy, x, running_mean, running_var,
+                                                       gamma, n, c, eps, accumulate);
     if (status != NF_OK) return status;
     return batchnorm_bwd(op, dx, dgamma, dbeta, dy, x, running_mean, nullptr, running_var, gamma, n, c, eps,
                          accumulate, false, device);

@@ -307,11 +307,7 @@ unsigned int row_grid(int64_t rows, int rows_per_block, int32_t device) {
 NF_API int32_t nf_cuda_layernorm_fwd_f32(float *y, float *mean, float *rstd, const float *x, const float *gamma,
                                          const float *beta, int64_t rows, int64_t cols, float eps, int32_t device) {
     static const char op[] = "nf_cuda_layernorm_fwd_f32";
-    NF_CHECK_PTR(op, y);
-    NF_CHECK_PTR(op, x);
-    NF_CHECK_POSITIVE(op, rows);
-    NF_CHECK_POSITIVE(op, cols);
-    const int32_t status = nf_layernorm_check_eps(op, eps);
+    const int32_t status = nf_layernorm_fwd_check(op, y, x, rows, cols, eps);
     if (status != NF_OK) return status;
     cudaStream_t stream = nullptr;
     NF_CUDA_ENTER(op, device, stream);
@@ -343,18 +339,7 @@ NF_API int32_t nf_cuda_layernorm_bwd_f32(float *dx, float *dgamma, float *dbeta,
                                          const float *mean, const float *rstd, const float *gamma, int64_t rows,
                                          int64_t cols, int32_t accumulate, int32_t device) {
     static const char op[] = "nf_cuda_layernorm_bwd_f32";
-    NF_CHECK_PTR(op, dy);
-    NF_CHECK_PTR(op, x);
-    NF_CHECK_PTR(op, mean);
-    NF_CHECK_PTR(op, rstd);
-    NF_CHECK_POSITIVE(op, rows);
-    NF_CHECK_POSITIVE(op, cols);
-    NF_CHECK_FLAG(op, accumulate);
-    const int64_t n = rows * cols;
-    const nf_span outputs[] = {NF_SPAN(dx, n), NF_SPAN(dgamma, cols), NF_SPAN(dbeta, cols)};
-    const nf_span inputs[] = {NF_SPAN(dy, n), NF_SPAN(x, n), NF_SPAN(mean, rows), NF_SPAN(rstd, rows),
-                              NF_SPAN(gamma, cols)};
-    int32_t status = nf_check_disjoint(op, outputs, 3, inputs, 5);
+    int32_t status = nf_layernorm_bwd_check(op, dx, dgamma, dbeta, dy, x, mean, rstd, gamma, rows, cols, accumulate);
     if (status != NF_OK) return status;
     cudaStream_t stream = nullptr;
     NF_CUDA_ENTER(op, device, stream);
