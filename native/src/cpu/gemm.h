@@ -28,6 +28,10 @@
 
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Columns of b per packed panel; a packed b has its columns padded with zeros to a multiple of it. */
 #define NF_GEMM_PANEL 16
 
@@ -142,5 +146,9 @@ void nf_gemm_column_sums_f32(float *c, const float *a, int64_t rows, int64_t col
  * enough to pay for a parallel region.
  */
 int nf_gemm_worth_parallel(int64_t rows, int64_t inner, int64_t cols);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -16,12 +16,8 @@ int32_t nf_linear_packed_numel_for(const char *op, int64_t *numel, int64_t in_fe
     return NF_OK;
 }
 
-/*
- * The checks every forward entry point makes; weight is the weight, or the
- * packed weight when packed = 1.
- */
-static int32_t check_forward(const char *op, const float *y, const float *x, const float *weight, int packed,
-                             const float *bias, int64_t rows, int64_t in_features, int64_t out_features) {
+int32_t nf_linear_fwd_check(const char *op, const float *y, const float *x, const float *weight, int packed,
+                            const float *bias, int64_t rows, int64_t in_features, int64_t out_features) {
     const char *weight_name = packed ? "packed" : "weight";
     NF_CHECK_PTR(op, y);
     NF_CHECK_PTR(op, x);
@@ -39,6 +35,23 @@ static int32_t check_forward(const char *op, const float *y, const float *x, con
         return nf_fail(NF_ERR_INVALID_ARGUMENT, "%s: y overlaps %s", op, weight_name);
     NF_CHECK_DISJOINT(op, y, rows * out_features, bias, out_features);
     return NF_OK;
+}
+
+int32_t nf_linear_bwd_check(const char *op, const float *dx, const float *dweight, const float *dbias,
+                            const float *dy, const float *x, const float *weight, int64_t rows, int64_t in_features,
+                            int64_t out_features, int32_t accumulate) {
+    NF_CHECK_PTR(op, dy);
+    NF_CHECK_PTR(op, x);
+    NF_CHECK_PTR(op, weight);
+    NF_CHECK_POSITIVE(op, rows);
+    NF_CHECK_POSITIVE(op, in_features);
+    NF_CHECK_POSITIVE(op, out_features);
+    NF_CHECK_FLAG(op, accumulate);
+    const int64_t x_numel = rows * in_features;
+    const int64_t weight_numel = out_features * in_features;
+    const nf_span outputs[] = {NF_SPAN(dx, x_numel), NF_SPAN(dweight, weight_numel), NF_SPAN(dbias, out_features)};
+    const nf_span inputs[] = {NF_SPAN(dy, rows * out_features), NF_SPAN(x, x_numel), NF_SPAN(weight, weight_numel)};
+    return nf_check_disjoint(op, outputs, 3, inputs, 3);
 }
 
 /* y = x b + bias with b the packed weight, or the weight packed first into the scratch when packed is NULL. */
@@ -73,7 +86,7 @@ static int32_t forward(const char *op, float *y, const float *x, const float *we
 NF_API int32_t nf_linear_fwd_f32(float *y, const float *x, const float *weight, const float *bias,
                                  int64_t rows, int64_t in_features, int64_t out_features) {
     static const char op[] = "nf_linear_fwd_f32";
-    const int32_t status = check_forward(op, y, x, weight, 0, bias, rows, in_features, out_features);
+    const int32_t status = nf_linear_fwd_check(op, y, x, weight, 0, bias, rows, in_features, out_features);
     if (status != NF_OK) return status;
     return forward(op, y, x, weight, NULL, bias, rows, in_features, out_features);
 }
@@ -109,7 +122,7 @@ NF_API int32_t nf_linear_pack_f32(float *packed, const float *weight, int64_t in
 NF_API int32_t nf_linear_packed_fwd_f32(float *y, const float *x, const float *packed, const float *bias,
                                         int64_t rows, int64_t in_features, int64_t out_features) {
     static const char op[] = "nf_linear_packed_fwd_f32";
-    const int32_t status = check_forward(op, y, x, packed, 1, bias, rows, in_features, out_features);
+    const int32_t status = nf_linear_fwd_check(op, y, x, packed, 1, bias, rows, in_features, out_features);
     if (status != NF_OK) return status;
     return forward(op, y, x, NULL, packed, bias, rows, in_features, out_features);
 }
@@ -144,18 +157,8 @@ NF_API int32_t nf_linear_bwd_f32(float *dx, float *dweight, float *dbias, const 
                                  const float *weight, int64_t rows, int64_t in_features,
                                  int64_t out_features, int32_t accumulate) {
     static const char op[] = "nf_linear_bwd_f32";
-    NF_CHECK_PTR(op, dy);
-    NF_CHECK_PTR(op, x);
-    NF_CHECK_PTR(op, weight);
-    NF_CHECK_POSITIVE(op, rows);
-    NF_CHECK_POSITIVE(op, in_features);
-    NF_CHECK_POSITIVE(op, out_features);
-    NF_CHECK_FLAG(op, accumulate);
-    const int64_t x_numel = rows * in_features;
-    const int64_t weight_numel = out_features * in_features;
-    const nf_span outputs[] = {NF_SPAN(dx, x_numel), NF_SPAN(dweight, weight_numel), NF_SPAN(dbias, out_features)};
-    const nf_span inputs[] = {NF_SPAN(dy, rows * out_features), NF_SPAN(x, x_numel), NF_SPAN(weight, weight_numel)};
-    int32_t status = nf_check_disjoint(op, outputs, 3, inputs, 3);
+    int32_t status = nf_linear_bwd_check(op, dx, dweight, dbias, dy, x, weight, rows, in_features, out_features,
+                                         accumulate);
     if (status != NF_OK) return status;
     int level;
     status = nf_cpu_level_for(op, &level);

@@ -9,6 +9,10 @@
 
 #include "gemm.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /*
  * The scratch of nf_linear_bwd_team_f32 for these sizes, at `level`, for up
  * to `threads` threads; records op's failure and returns its status when it
@@ -35,5 +39,23 @@ int nf_linear_bwd_worth_parallel(int64_t rows, int64_t in_features, int64_t out_
  * or op's failure when the count overflows.
  */
 int32_t nf_linear_packed_numel_for(const char *op, int64_t *numel, int64_t in_features, int64_t out_features);
+
+/*
+ * The argument checks of the forward entry points, in their order and with
+ * their messages under the name op, for every backend (the pointers are only
+ * compared): weight is the weight, or the packed weight when packed = 1.
+ * NF_OK, or op's failure status.
+ */
+int32_t nf_linear_fwd_check(const char *op, const float *y, const float *x, const float *weight, int packed,
+                            const float *bias, int64_t rows, int64_t in_features, int64_t out_features);
+
+/* The argument checks of nf_linear_bwd_f32, as nf_linear_fwd_check's. */
+int32_t nf_linear_bwd_check(const char *op, const float *dx, const float *dweight, const float *dbias,
+                            const float *dy, const float *x, const float *weight, int64_t rows, int64_t in_features,
+                            int64_t out_features, int32_t accumulate);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -11,6 +11,7 @@
 #include "gemm.h"
 #include "layernorm.h"
 #include "linear.h"
+#include "linear_ln_relu.h"
 #include "relu.h"
 
 #include "../common/error.h"
@@ -37,13 +38,10 @@ static void normalize_rows(const void *context, int64_t r0, int64_t r1) {
     }
 }
 
-/*
- * The forward of both entry points: weight is the weight (packed = 0), packed
- * into the scratch first, or the packed weight (packed = 1).
- */
-static int32_t forward(const char *op, float *y, float *h, float *mean, float *rstd, const float *x,
-                       const float *weight, int packed, const float *bias, const float *gamma, const float *beta,
-                       int64_t rows, int64_t in_features, int64_t out_features, float eps, int32_t relu) {
+int32_t nf_linear_ln_relu_fwd_check(const char *op, const float *y, const float *h, const float *mean,
+                                    const float *rstd, const float *x, const float *weight, int packed,
+                                    int64_t rows, int64_t in_features, int64_t out_features, float eps, int32_t relu,
+                                    int64_t *packed_numel) {
     const char *weight_name = packed ? "packed" : "weight";
     NF_CHECK_PTR(op, y);
     NF_CHECK_PTR(op, x);
@@ -54,10 +52,9 @@ static int32_t forward(const char *op, float *y, float *h, float *mean, float *r
     int32_t status = nf_layernorm_check_eps(op, eps);
     if (status != NF_OK) return status;
     NF_CHECK_FLAG(op, relu);
-    int64_t packed_numel;
-    status = nf_linear_packed_numel_for(op, &packed_numel, in_features, out_features);
+    status = nf_linear_packed_numel_for(op, packed_numel, in_features, out_features);
     if (status != NF_OK) return status;
-    const int64_t weight_numel = packed ? packed_numel : out_features * in_features;
+    const int64_t weight_numel = packed ? *packed_numel : out_features * in_features;
     const int64_t out_numel = rows * out_features;
     NF_CHECK_DISJOINT(op, y, out_numel, h, out_numel);
     NF_CHECK_DISJOINT(op, y, out_numel, x, rows * in_features);
@@ -67,6 +64,20 @@ static int32_t forward(const char *op, float *y, float *h, float *mean, float *r
     if (NF_OVERLAPS(h, out_numel, weight, weight_numel))
         return nf_fail(NF_ERR_INVALID_ARGUMENT, "%s: h overlaps %s", op, weight_name);
     NF_CHECK_DISJOINT(op, mean, rows, rstd, rows);
+    return NF_OK;
+}
+
+/*
+ * The forward of both entry points: weight is the weight (packed = 0), packed
+ * into the scratch first, or the packed weight (packed = 1).
+ */
+static int32_t forward(const char *op, float *y, float *h, float *mean, float *rstd, const float *x,
+                       const float *weight, int packed, const float *bias, const float *gamma, const float *beta,
+                       int64_t rows, int64_t in_features, int64_t out_features, float eps, int32_t relu) {
+    int64_t packed_numel;
+    int32_t status = nf_linear_ln_relu_fwd_check(op, y, h, mean, rstd, x, weight, packed, rows, in_features,
+                                                 out_features, eps, relu, &packed_numel);
+    if (status != NF_OK) return status;
     int level;
     status = nf_cpu_level_for(op, &level);
     if (status != NF_OK) return status;
@@ -111,12 +122,11 @@ NF_API int32_t nf_linear_ln_relu_packed_fwd_f32(float *y, float *h, float *mean,
                    in_features, out_features, eps, relu);
 }
 
-NF_API int32_t nf_linear_ln_relu_bwd_f32(float *dx, float *dweight, float *dbias, float *dgamma, float *dbeta,
-                                         const float *dy, const float *x, const float *weight, const float *h,
-                                         const float *mean, const float *rstd, const float *gamma,
-                                         const float *beta, int64_t rows, int64_t in_features,
-                                         int64_t out_features, int32_t relu, int32_t accumulate) {
-    static const char op[] = "nf_linear_ln_relu_bwd_f32";
+int32_t nf_linear_ln_relu_bwd_check(const char *op, const float *dx, const float *dweight, const float *dbias,
+                                    const float *dgamma, const float *dbeta, const float *dy, const float *x,
+                                    const float *weight, const float *h, const float *mean, const float *rstd,
+                                    const float *gamma, const float *beta, int64_t rows, int64_t in_features,
+                                    int64_t out_features, int32_t relu, int32_t accumulate) {
     NF_CHECK_PTR(op, dy);
     NF_CHECK_PTR(op, x);
     NF_CHECK_PTR(op, weight);
@@ -136,8 +146,19 @@ NF_API int32_t nf_linear_ln_relu_bwd_f32(float *dx, float *dweight, float *dbias
     const nf_span inputs[] = {NF_SPAN(dy, out_numel), NF_SPAN(x, x_numel), NF_SPAN(weight, weight_numel),
                               NF_SPAN(h, out_numel), NF_SPAN(mean, rows), NF_SPAN(rstd, rows),
                               NF_SPAN(gamma, out_features), NF_SPAN(beta, out_features)};
-    int32_t status = nf_check_disjoint(op, outputs, 5, inputs, 8);
+    return nf_check_disjoint(op, outputs, 5, inputs, 8);
+}
+
+NF_API int32_t nf_linear_ln_relu_bwd_f32(float *dx, float *dweight, float *dbias, float *dgamma, float *dbeta,
+                                         const float *dy, const float *x, const float *weight, const float *h,
+                                         const float *mean, const float *rstd, const float *gamma,
+                                         const float *beta, int64_t rows, int64_t in_features,
+                                         int64_t out_features, int32_t relu, int32_t accumulate) {
+    static const char op[] = "nf_linear_ln_relu_bwd_f32";
+    int32_t status = nf_linear_ln_relu_bwd_check(op, dx, dweight, dbias, dgamma, dbeta, dy, x, weight, h, mean, rstd,
+                                                 gamma, beta, rows, in_features, out_features, relu, accumulate);
     if (status != NF_OK) return status;
+    const int64_t out_numel = rows * out_features;
     int level;
     status = nf_cpu_level_for(op, &level);
     if (status != NF_OK) return status;

@@ -8,6 +8,8 @@
 #include "linear.cuh"
 #include "norm.cuh"
 
+#include "../cpu/linear.h"
+
 int32_t nf_cuda_linear_bwd_launch(const char *op, float *dx, float *dweight, float *dbias, const float *dy,
                                   const float *x, const float *weight, int64_t rows, int64_t in_features,
                                   int64_t out_features, bool accumulate, double *partial, cudaStream_t stream) {
@@ -35,15 +37,8 @@ int32_t nf_cuda_linear_bwd_launch(const char *op, float *dx, float *dweight, flo
 NF_API int32_t nf_cuda_linear_fwd_f32(float *y, const float *x, const float *weight, const float *bias,
                                       int64_t rows, int64_t in_features, int64_t out_features, int32_t device) {
     static const char op[] = "nf_cuda_linear_fwd_f32";
-    NF_CHECK_PTR(op, y);
-    NF_CHECK_PTR(op, x);
-    NF_CHECK_PTR(op, weight);
-    NF_CHECK_POSITIVE(op, rows);
-    NF_CHECK_POSITIVE(op, in_features);
-    NF_CHECK_POSITIVE(op, out_features);
-    NF_CHECK_DISJOINT(op, y, rows * out_features, x, rows * in_features);
-    NF_CHECK_DISJOINT(op, y, rows * out_features, weight, out_features * in_features);
-    NF_CHECK_DISJOINT(op, y, rows * out_features, bias, out_features);
+    const int32_t status = nf_linear_fwd_check(op, y, x, weight, 0, bias, rows, in_features, out_features);
+    if (status != NF_OK) return status;
     cudaStream_t stream = nullptr;
     NF_CUDA_ENTER(op, device, stream);
     /* y[rows, out] = x[rows, in] weight[out, in]^T: b(k, n) = weight[n, k]. */
@@ -55,18 +50,8 @@ NF_API int32_t nf_cuda_linear_bwd_f32(float *dx, float *dweight, float *dbias, c
                                       const float *weight, int64_t rows, int64_t in_features, int64_t out_features,
                                       int32_t accumulate, int32_t device) {
     static const char op[] = "nf_cuda_linear_bwd_f32";
-    NF_CHECK_PTR(op, dy);
-    NF_CHECK_PTR(op, x);
-    NF_CHECK_PTR(op, weight);
-    NF_CHECK_POSITIVE(op, rows);
-    NF_CHECK_POSITIVE(op, in_features);
-    NF_CHECK_POSITIVE(op, out_features);
-    NF_CHECK_FLAG(op, accumulate);
-    const int64_t x_numel = rows * in_features;
-    const int64_t weight_numel = out_features * in_features;
-    const nf_span outputs[] = {NF_SPAN(dx, x_numel), NF_SPAN(dweight, weight_numel), NF_SPAN(dbias, out_features)};
-    const nf_span inputs[] = {NF_SPAN(dy, rows * out_features), NF_SPAN(x, x_numel), NF_SPAN(weight, weight_numel)};
-    int32_t status = nf_check_disjoint(op, outputs, 3, inputs, 3);
+    int32_t status =
+        nf_linear_bwd_check(op, dx, dweight, dbias, dy, x, weight, rows, in_features, out_features, accumulate);
     if (status != NF_OK) return status;
     cudaStream_t stream = nullptr;
     NF_CUDA_ENTER(op, device, stream);

@@ -23,7 +23,7 @@
 #include "linear.cuh"
 #include "norm.cuh"
 
-#include "../cpu/layernorm.h"
+#include "../cpu/linear_ln_relu.h"
 
 namespace {
 
@@ -246,23 +246,10 @@ NF_API int32_t nf_cuda_linear_ln_relu_fwd_f32(float *y, float *h, float *mean, f
                                               const float *beta, int64_t rows, int64_t in_features,
                                               int64_t out_features, float eps, int32_t relu, int32_t device) {
     static const char op[] = "nf_cuda_linear_ln_relu_fwd_f32";
-    NF_CHECK_PTR(op, y);
-    NF_CHECK_PTR(op, x);
-    NF_CHECK_PTR(op, weight);
-    NF_CHECK_POSITIVE(op, rows);
-    NF_CHECK_POSITIVE(op, in_features);
-    NF_CHECK_POSITIVE(op, out_features);
-    const int32_t status = nf_layernorm_check_eps(op, eps);
+    int64_t packed_numel;
+    const int32_t status = nf_linear_ln_relu_fwd_check(op, y, h, mean, rstd, x, weight, 0, rows, in_features,
+                                                       out_features, eps, relu, &packed_numel);
     if (status != NF_OK) return status;
-    NF_CHECK_FLAG(op, relu);
-    const int64_t weight_numel = out_features * in_features;
-    const int64_t out_numel = rows * out_features;
-    NF_CHECK_DISJOINT(op, y, out_numel, h, out_numel);
-    NF_CHECK_DISJOINT(op, y, out_numel, x, rows * in_features);
-    NF_CHECK_DISJOINT(op, h, out_numel, x, rows * in_features);
-    NF_CHECK_DISJOINT(op, y, out_numel, weight, weight_numel);
-    NF_CHECK_DISJOINT(op, h, out_numel, weight, weight_numel);
-    NF_CHECK_DISJOINT(op, mean, rows, rstd, rows);
     cudaStream_t stream = nullptr;
     NF_CUDA_ENTER(op, device, stream);
 
@@ -301,27 +288,10 @@ NF_API int32_t nf_cuda_linear_ln_relu_bwd_f32(float *dx, float *dweight, float *
                                               int64_t out_features, int32_t relu, int32_t accumulate,
                                               int32_t device) {
     static const char op[] = "nf_cuda_linear_ln_relu_bwd_f32";
-    NF_CHECK_PTR(op, dy);
-    NF_CHECK_PTR(op, x);
-    NF_CHECK_PTR(op, weight);
-    NF_CHECK_PTR(op, h);
-    NF_CHECK_PTR(op, mean);
-    NF_CHECK_PTR(op, rstd);
-    NF_CHECK_POSITIVE(op, rows);
-    NF_CHECK_POSITIVE(op, in_features);
-    NF_CHECK_POSITIVE(op, out_features);
-    NF_CHECK_FLAG(op, relu);
-    NF_CHECK_FLAG(op, accumulate);
-    const int64_t out_numel = rows * out_features;
-    const int64_t x_numel = rows * in_features;
-    const int64_t weight_numel = out_features * in_features;
-    const nf_span outputs[] = {NF_SPAN(dx, x_numel), NF_SPAN(dweight, weight_numel), NF_SPAN(dbias, out_features),
-                               NF_SPAN(dgamma, out_features), NF_SPAN(dbeta, out_features)};
-    const nf_span inputs[] = {NF_SPAN(dy, out_numel), NF_SPAN(x, x_numel), NF_SPAN(weight, weight_numel),
-                              NF_SPAN(h, out_numel), NF_SPAN(mean, rows), NF_SPAN(rstd, rows),
-                              NF_SPAN(gamma, out_features), NF_SPAN(beta, out_features)};
-    int32_t status = nf_check_disjoint(op, outputs, 5, inputs, 8);
+    int32_t status = nf_linear_ln_relu_bwd_check(op, dx, dweight, dbias, dgamma, dbeta, dy, x, weight, h, mean, rstd,
+                                                 gamma, beta, rows, in_features, out_features, relu, accumulate);
     if (status != NF_OK) return status;
+    const int64_t out_numel = rows * out_features;
     cudaStream_t stream = nullptr;
     NF_CUDA_ENTER(op, device, stream);
 
