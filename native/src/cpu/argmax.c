@@ -4,6 +4,7 @@
 
 #include "../common/error.h"
 #include "../common/parallel.h"
+#include "argmax.h"
 
 /*
  * Strict > keeps the first of equal maxima; a NaN is taken as larger than
@@ -19,12 +20,17 @@ static int64_t row_argmax(const float *x, int64_t cols) {
     return best;
 }
 
-NF_API int32_t nf_argmax_fwd_f32(int64_t *index, const float *x, int64_t rows, int64_t cols) {
-    static const char op[] = "nf_argmax_fwd_f32";
+int32_t nf_argmax_fwd_check(const char *op, const int64_t *index, const float *x, int64_t rows, int64_t cols) {
     NF_CHECK_PTR(op, index);
     NF_CHECK_PTR(op, x);
     NF_CHECK_POSITIVE(op, rows);
     NF_CHECK_POSITIVE(op, cols);
+    return NF_OK;
+}
+
+NF_API int32_t nf_argmax_fwd_f32(int64_t *index, const float *x, int64_t rows, int64_t cols) {
+    const int32_t status = nf_argmax_fwd_check("nf_argmax_fwd_f32", index, x, rows, cols);
+    if (status != NF_OK) return status;
     const int parallel = rows > 1 && rows * cols >= NF_PARALLEL_MIN_WORK;
     NF_PARALLEL_IF(parallel, nf_threads(),
         _Pragma("omp for schedule(static)")

@@ -9,6 +9,7 @@
 
 #include "../common/error.h"
 #include "../common/parallel.h"
+#include "cross_entropy.h"
 #include "softmax.h"
 
 typedef struct {
@@ -88,9 +89,9 @@ static int32_t reduce(float *loss, const float *logits, const int64_t *labels, i
     return NF_OK;
 }
 
-/* The checks the forward and the backward share, past their pointers: sizes, scalars and every label. */
-static int32_t check_args(const char *op, const int64_t *labels, int64_t rows, int64_t classes,
-                          float label_smoothing, int32_t reduction, const ce_params *p) {
+/* The checks the forward and the backward share, past their pointers: sizes and scalars. */
+static int32_t check_scalars(const char *op, int64_t rows, int64_t classes, float label_smoothing,
+                             int32_t reduction) {
     NF_CHECK_POSITIVE(op, rows);
     NF_CHECK_POSITIVE(op, classes);
     if (!(label_smoothing >= 0.0f && label_smoothing <= 1.0f))
@@ -100,7 +101,38 @@ static int32_t check_args(const char *op, const int64_t *labels, int64_t rows, i
         return nf_fail(NF_ERR_INVALID_ARGUMENT,
                        "%s: reduction must be NF_REDUCTION_NONE, _MEAN or _SUM (0, 1, 2), got %d", op,
                        (int)reduction);
-    return check_labels(op, labels, rows, p);
+    return NF_OK;
+}
+
+int32_t nf_cross_entropy_fwd_check(const char *op, const float *loss, const float *logits, const int64_t *labels,
+                                   int64_t rows, int64_t classes, float label_smoothing, int32_t reduction) {
+    NF_CHECK_PTR(op, loss);
+    NF_CHECK_PTR(op, logits);
+    NF_CHECK_PTR(op, labels);
+    return check_scalars(op, rows, classes, label_smoothing, reduction);
+}
+
+int32_t nf_cross_entropy_bwd_check(const char *op, const float *dlogits, const float *dloss, const float *logits,
+                                   const int64_t *labels, int64_t rows, int64_t classes, float label_smoothing,
+                                   int32_t reduction) {
+    NF_CHECK_PTR(op, dlogits);
+    NF_CHECK_PTR(op, dloss);
+    NF_CHECK_PTR(op, logits);
+    NF_CHECK_PTR(op, labels);
+    return check_scalars(op, rows, classes, label_smoothing, reduction);
+}
+
+int32_t nf_cross_entropy_bwd_check_overlaps(const char *op, const float *dlogits, const float *dloss,
+                                            const float *logits, const int64_t *labels, const float *weight,
+                                            int64_t rows, int64_t classes, int32_t reduction) {
+    const int64_t size = rows * classes;
+    NF_CHECK_DISJOINT(op, dlogits, size, dloss, reduction == NF_REDUCTION_NONE ? rows : 1);
+    NF_CHECK_DISJOINT(op, dlogits, size, labels, rows);
+    NF_CHECK_DISJOINT(op, dlogits, size, weight, classes);
+    /* dlogits == logits is in place (each backend reads a row before writing it); partial overlap is not. */
+    if (dlogits != logits && NF_OVERLAPS(dlogits, size, logits, size))
+        return nf_fail(NF_ERR_INVALID_ARGUMENT, "%s: dlogits overlaps logits", op);
+    return NF_OK;
 }
 
 NF_API int32_t nf_cross_entropy_fwd_f32(float *loss, const float *logits, const int64_t *labels,
@@ -108,11 +140,10 @@ NF_API int32_t nf_cross_entropy_fwd_f32(float *loss, const float *logits, const 
                                         int64_t ignore_index, float label_smoothing,
                                         int32_t reduction) {
     static const char op[] = "nf_cross_entropy_fwd_f32";
-    NF_CHECK_PTR(op, loss);
-    NF_CHECK_PTR(op, logits);
-    NF_CHECK_PTR(op, labels);
+    int32_t status = nf_cross_entropy_fwd_check(op, loss, logits, labels, rows, classes, label_smoothing, reduction);
+    if (status != NF_OK) return status;
     const ce_params p = {weight, classes, ignore_index, label_smoothing};
-    const int32_t status = check_args(op, labels, rows, classes, label_smoothing, reduction, &p);
+    status = check_labels(op, labels, rows, &p);
     if (status != NF_OK) return status;
 
     const int parallel = rows > 1 && rows * classes >= NF_PARALLEL_MIN_WORK;
@@ -161,20 +192,15 @@ NF_API int32_t nf_cross_entropy_bwd_f32(float *dlogits, const float *dloss, cons
                                         int64_t classes, int64_t ignore_index, float label_smoothing,
                                         int32_t reduction) {
     static const char op[] = "nf_cross_entropy_bwd_f32";
-    NF_CHECK_PTR(op, dlogits);
-    NF_CHECK_PTR(op, dloss);
-    NF_CHECK_PTR(op, logits);
-    NF_CHECK_PTR(op, labels);
+    int32_t status =
+        nf_cross_entropy_bwd_check(op, dlogits, dloss, logits, labels, rows, classes, label_smoothing, reduction);
+    if (status != NF_OK) return status;
     const ce_params p = {weight, classes, ignore_index, label_smoothing};
-    const int32_t status = check_args(op, labels, rows, classes, label_smoothing, reduction, &p);
+    status = check_labels(op, labels, rows, &p);
+    if (status != NF_OK) return status;
+    status = nf_cross_entropy_bwd_check_overlaps(op, dlogits, dloss, logits, labels, weight, rows, classes, reduction);
     if (status != NF_OK) return status;
     const int64_t size = rows * classes;
-    NF_CHECK_DISJOINT(op, dlogits, size, dloss, reduction == NF_REDUCTION_NONE ? rows : 1);
-    NF_CHECK_DISJOINT(op, dlogits, size, labels, rows);
-    NF_CHECK_DISJOINT(op, dlogits, size, weight, classes);
-    /* dlogits == logits is in place (sample_grad reads each row before writing it); partial overlap is not. */
-    if (dlogits != logits && NF_OVERLAPS(dlogits, size, logits, size))
-        return nf_fail(NF_ERR_INVALID_ARGUMENT, "%s: dlogits overlaps logits", op);
 
     double weight_sum = 0;
     if (label_smoothing > 0.0f)

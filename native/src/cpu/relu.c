@@ -26,12 +26,27 @@ void nf_relu_bwd_span_f32(float *dx, const float *dy, const float *y, int64_t n)
 /* Elements per parallel chunk: a multiple of any vector width. */
 #define RELU_CHUNK ((int64_t)1 << 14)
 
-NF_API int32_t nf_relu_fwd_f32(float *y, const float *x, int64_t n) {
-    static const char op[] = "nf_relu_fwd_f32";
+int32_t nf_relu_fwd_check(const char *op, const float *y, const float *x, int64_t n) {
     NF_CHECK_PTR(op, y);
     NF_CHECK_PTR(op, x);
     NF_CHECK_POSITIVE(op, n);
     if (y != x) NF_CHECK_DISJOINT(op, y, n, x, n);
+    return NF_OK;
+}
+
+int32_t nf_relu_bwd_check(const char *op, const float *dx, const float *dy, const float *y, int64_t n) {
+    NF_CHECK_PTR(op, dx);
+    NF_CHECK_PTR(op, dy);
+    NF_CHECK_PTR(op, y);
+    NF_CHECK_POSITIVE(op, n);
+    if (dx != dy) NF_CHECK_DISJOINT(op, dx, n, dy, n);
+    NF_CHECK_DISJOINT(op, dx, n, y, n);
+    return NF_OK;
+}
+
+NF_API int32_t nf_relu_fwd_f32(float *y, const float *x, int64_t n) {
+    const int32_t status = nf_relu_fwd_check("nf_relu_fwd_f32", y, x, n);
+    if (status != NF_OK) return status;
 
     const int64_t chunks = (n + RELU_CHUNK - 1) / RELU_CHUNK;
     NF_PARALLEL_IF(n >= NF_PARALLEL_MIN_WORK, nf_threads(),
@@ -46,13 +61,8 @@ NF_API int32_t nf_relu_fwd_f32(float *y, const float *x, int64_t n) {
 }
 
 NF_API int32_t nf_relu_bwd_f32(float *dx, const float *dy, const float *y, int64_t n) {
-    static const char op[] = "nf_relu_bwd_f32";
-    NF_CHECK_PTR(op, dx);
-    NF_CHECK_PTR(op, dy);
-    NF_CHECK_PTR(op, y);
-    NF_CHECK_POSITIVE(op, n);
-    if (dx != dy) NF_CHECK_DISJOINT(op, dx, n, dy, n);
-    NF_CHECK_DISJOINT(op, dx, n, y, n);
+    const int32_t status = nf_relu_bwd_check("nf_relu_bwd_f32", dx, dy, y, n);
+    if (status != NF_OK) return status;
 
     const int64_t chunks = (n + RELU_CHUNK - 1) / RELU_CHUNK;
     NF_PARALLEL_IF(n >= NF_PARALLEL_MIN_WORK, nf_threads(),

@@ -70,12 +70,18 @@ static void log_softmax_row(float *y, const float *x, int64_t cols) {
 
 typedef void (*row_fn)(float *y, const float *x, int64_t cols);
 
-static int32_t run_rows(const char *op, row_fn row, float *y, const float *x, int64_t rows,
-                        int64_t cols) {
+int32_t nf_softmax_fwd_check(const char *op, const float *y, const float *x, int64_t rows, int64_t cols) {
     NF_CHECK_PTR(op, y);
     NF_CHECK_PTR(op, x);
     NF_CHECK_POSITIVE(op, rows);
     NF_CHECK_POSITIVE(op, cols);
+    return NF_OK;
+}
+
+static int32_t run_rows(const char *op, row_fn row, float *y, const float *x, int64_t rows,
+                        int64_t cols) {
+    const int32_t status = nf_softmax_fwd_check(op, y, x, rows, cols);
+    if (status != NF_OK) return status;
     const int parallel = rows > 1 && rows * cols >= NF_PARALLEL_MIN_WORK;
     NF_PARALLEL_IF(parallel, nf_threads(),
         _Pragma("omp for schedule(static)")

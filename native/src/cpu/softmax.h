@@ -7,6 +7,10 @@
 
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* The largest of x[0..n), or NaN when any element is NaN (PyTorch's max propagates NaN). */
 float nf_row_max(const float *x, int64_t n);
 
@@ -16,5 +20,16 @@ float nf_row_max(const float *x, int64_t n);
  * terms are stored in e[0..n) too, rounded to float (e may alias x).
  */
 double nf_row_exp_sum(float *e, const float *x, int64_t n, float max);
+
+/*
+ * The checks of nf_softmax_fwd_f32 and nf_log_softmax_fwd_f32, in their order
+ * and with their messages under the name op, for every backend. NF_OK, or
+ * op's failure status.
+ */
+int32_t nf_softmax_fwd_check(const char *op, const float *y, const float *x, int64_t rows, int64_t cols);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

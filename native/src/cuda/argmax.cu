@@ -5,6 +5,8 @@
  */
 #include "common.cuh"
 
+#include "../cpu/argmax.h"
+
 namespace {
 
 constexpr int kThreads = 256;
@@ -74,10 +76,8 @@ __global__ void __launch_bounds__(kThreads)
 
 NF_API int32_t nf_cuda_argmax_fwd_f32(int64_t *index, const float *x, int64_t rows, int64_t cols, int32_t device) {
     static const char op[] = "nf_cuda_argmax_fwd_f32";
-    NF_CHECK_PTR(op, index);
-    NF_CHECK_PTR(op, x);
-    NF_CHECK_POSITIVE(op, rows);
-    NF_CHECK_POSITIVE(op, cols);
+    const int32_t status = nf_argmax_fwd_check(op, index, x, rows, cols);
+    if (status != NF_OK) return status;
     cudaStream_t stream = nullptr;
     NF_CUDA_ENTER(op, device, stream);
     /* Every row starts 16-byte aligned when x does and cols is a multiple of 4. */

@@ -13,6 +13,8 @@
  */
 #include "softmax.cuh"
 
+#include "../cpu/cross_entropy.h"
+
 namespace {
 
 constexpr int kCheckThreads = 256;
@@ -93,23 +95,6 @@ int32_t check_labels(const char *op, LabelCheck *result, const int64_t *labels, 
                        op, (long long)result->bad_index, (long long)result->bad_label, (long long)classes,
                        (long long)classes, (long long)ignore_index);
     return NF_OK;
-}
-
-/* cpu/cross_entropy.c's check_args: sizes, scalars, then every label (on the device, waiting for the answer). */
-int32_t check_args(const char *op, LabelCheck *result, const int64_t *labels, const float *weight, int64_t rows,
-                   int64_t classes, int64_t ignore_index, float label_smoothing, int32_t reduction, int32_t device,
-                   cudaStream_t *stream) {
-    NF_CHECK_POSITIVE(op, rows);
-    NF_CHECK_POSITIVE(op, classes);
-    if (!(label_smoothing >= 0.0f && label_smoothing <= 1.0f))
-        return nf_fail(NF_ERR_INVALID_ARGUMENT, "%s: label_smoothing must be in [0, 1], got %g", op,
-                       (double)label_smoothing);
-    if (reduction != NF_REDUCTION_NONE && reduction != NF_REDUCTION_MEAN && reduction != NF_REDUCTION_SUM)
-        return nf_fail(NF_ERR_INVALID_ARGUMENT,
-                       "%s: reduction must be NF_REDUCTION_NONE, _MEAN or _SUM (0, 1, 2), got %d", op,
-                       (int)reduction);
-    NF_CUDA_ENTER(op, device, *stream);
-    return check_labels(op, result, labels, weight, rows, classes, ignore_index, *stream);
 }
 
 /*
@@ -205,13 +190,12 @@ NF_API int32_t nf_cuda_cross_entropy_fwd_f32(float *loss, const float *logits, c
                                              int64_t ignore_index, float label_smoothing, int32_t reduction,
                                              int32_t device) {
     static const char op[] = "nf_cuda_cross_entropy_fwd_f32";
-    NF_CHECK_PTR(op, loss);
-    NF_CHECK_PTR(op, logits);
-    NF_CHECK_PTR(op, labels);
+    int32_t status = nf_cross_entropy_fwd_check(op, loss, logits, labels, rows, classes, label_smoothing, reduction);
+    if (status != NF_OK) return status;
     cudaStream_t stream = nullptr;
+    NF_CUDA_ENTER(op, device, stream);
     LabelCheck check;
-    int32_t status = check_args(op, &check, labels, weight, rows, classes, ignore_index, label_smoothing, reduction,
-                                device, &stream);
+    status = check_labels(op, &check, labels, weight, rows, classes, ignore_index, stream);
     if (status != NF_OK) return status;
 
     double *per_sample = nullptr;
@@ -249,22 +233,16 @@ NF_API int32_t nf_cuda_cross_entropy_bwd_f32(float *dlogits, const float *dloss,
                                              int64_t classes, int64_t ignore_index, float label_smoothing,
                                              int32_t reduction, int32_t device) {
     static const char op[] = "nf_cuda_cross_entropy_bwd_f32";
-    NF_CHECK_PTR(op, dlogits);
-    NF_CHECK_PTR(op, dloss);
-    NF_CHECK_PTR(op, logits);
-    NF_CHECK_PTR(op, labels);
-    cudaStream_t stream = nullptr;
-    LabelCheck check;
-    const int32_t status = check_args(op, &check, labels, weight, rows, classes, ignore_index, label_smoothing,
-                                      reduction, device, &stream);
+    int32_t status =
+        nf_cross_entropy_bwd_check(op, dlogits, dloss, logits, labels, rows, classes, label_smoothing, reduction);
     if (status != NF_OK) return status;
-    const int64_t size = rows * classes;
-    NF_CHECK_DISJOINT(op, dlogits, size, dloss, reduction == NF_REDUCTION_NONE ? rows : 1);
-    NF_CHECK_DISJOINT(op, dlogits, size, labels, rows);
-    NF_CHECK_DISJOINT(op, dlogits, size, weight, classes);
-    /* dlogits == logits is in place (each thread reads its columns before writing them); partial overlap is not. */
-    if (dlogits != logits && NF_OVERLAPS(dlogits, size, logits, size))
-        return nf_fail(NF_ERR_INVALID_ARGUMENT, "%s: dlogits overlaps logits", op);
+    cudaStream_t stream = nullptr;
+    NF_CUDA_ENTER(op, device, stream);
+    LabelCheck check;
+    status = check_labels(op, &check, labels, weight, rows, classes, ignore_index, stream);
+    if (status != NF_OK) return status;
+    status = nf_cross_entropy_bwd_check_overlaps(op, dlogits, dloss, logits, labels, weight, rows, classes, reduction);
+    if (status != NF_OK) return status;
 
     const double denominator = reduction == NF_REDUCTION_MEAN ? check.total_weight : 1.0;
     const bool vec = classes % 4 == 0 && nf_aligned16(dlogits) && nf_aligned16(logits);

@@ -1,6 +1,8 @@
 /* ReLU on the GPU: the CPU backend's rule (cpu/relu.c), element-wise, four elements per thread. */
 #include "common.cuh"
 
+#include "../cpu/relu.h"
+
 namespace {
 
 constexpr int kThreads = 256;
@@ -40,10 +42,8 @@ unsigned int grid_for(int64_t work, int32_t device) {
 
 NF_API int32_t nf_cuda_relu_fwd_f32(float *y, const float *x, int64_t n, int32_t device) {
     static const char op[] = "nf_cuda_relu_fwd_f32";
-    NF_CHECK_PTR(op, y);
-    NF_CHECK_PTR(op, x);
-    NF_CHECK_POSITIVE(op, n);
-    if (y != x) NF_CHECK_DISJOINT(op, y, n, x, n);
+    const int32_t status = nf_relu_fwd_check(op, y, x, n);
+    if (status != NF_OK) return status;
     cudaStream_t stream = nullptr;
     NF_CUDA_ENTER(op, device, stream);
     const bool vector = nf_aligned16(y) && nf_aligned16(x);
@@ -54,12 +54,8 @@ NF_API int32_t nf_cuda_relu_fwd_f32(float *y, const float *x, int64_t n, int32_t
 
 NF_API int32_t nf_cuda_relu_bwd_f32(float *dx, const float *dy, const float *y, int64_t n, int32_t device) {
     static const char op[] = "nf_cuda_relu_bwd_f32";
-    NF_CHECK_PTR(op, dx);
-    NF_CHECK_PTR(op, dy);
-    NF_CHECK_PTR(op, y);
-    NF_CHECK_POSITIVE(op, n);
-    if (dx != dy) NF_CHECK_DISJOINT(op, dx, n, dy, n);
-    NF_CHECK_DISJOINT(op, dx, n, y, n);
+    const int32_t status = nf_relu_bwd_check(op, dx, dy, y, n);
+    if (status != NF_OK) return status;
     cudaStream_t stream = nullptr;
     NF_CUDA_ENTER(op, device, stream);
     NF_CUDA_LAUNCH_OR_FAIL(op, relu_bwd_kernel, grid_for(n, device), kThreads, 0, stream, dx, dy, y, n);

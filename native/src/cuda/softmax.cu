@@ -7,6 +7,8 @@
  */
 #include "softmax.cuh"
 
+#include "../cpu/softmax.h"
+
 namespace {
 
 /* Rows strided over the grid; three passes over each row (max, sum, output), the later ones from cache. */
@@ -30,13 +32,11 @@ __global__ void __launch_bounds__(S::kThreads) softmax_kernel(float *y, const fl
     }
 }
 
-/* cpu/softmax.c's run_rows: its checks in its order, then one launch. */
+/* cpu/softmax.c's run_rows: its checks, then one launch. */
 int32_t run_rows(const char *op, bool log_softmax, float *y, const float *x, int64_t rows, int64_t cols,
                  int32_t device) {
-    NF_CHECK_PTR(op, y);
-    NF_CHECK_PTR(op, x);
-    NF_CHECK_POSITIVE(op, rows);
-    NF_CHECK_POSITIVE(op, cols);
+    const int32_t status = nf_softmax_fwd_check(op, y, x, rows, cols);
+    if (status != NF_OK) return status;
     cudaStream_t stream = nullptr;
     NF_CUDA_ENTER(op, device, stream);
     const bool vec = cols % 4 == 0 && nf_aligned16(y) && nf_aligned16(x);
