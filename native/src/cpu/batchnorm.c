@@ -192,15 +192,20 @@ static void finish_column(const tiling *g, int64_t j, const double *part_mean, c
     }
 }
 
+/* The sizes and eps, checked after the pointers by every pass that takes eps. */
+static int32_t check_sizes_eps(const char *op, int64_t n, int64_t c, float eps) {
+    NF_CHECK_POSITIVE(op, n);
+    NF_CHECK_POSITIVE(op, c);
+    return nf_layernorm_check_eps(op, eps);
+}
+
 int32_t nf_batchnorm_fwd_train_check(const char *op, const float *y, const float *save_mean, const float *save_rstd,
                                      const float *running_mean, const float *running_var, const float *x,
                                      const float *gamma, const float *beta, int64_t n, int64_t c, float eps,
                                      float momentum) {
     NF_CHECK_PTR(op, y);
     NF_CHECK_PTR(op, x);
-    NF_CHECK_POSITIVE(op, n);
-    NF_CHECK_POSITIVE(op, c);
-    const int32_t status = nf_layernorm_check_eps(op, eps);
+    const int32_t status = check_sizes_eps(op, n, c, eps);
     if (status != NF_OK) return status;
     if (!(momentum >= 0.0f && momentum <= 1.0f))
         return nf_fail(NF_ERR_INVALID_ARGUMENT, "%s: momentum must be finite and in [0, 1], got %g", op,
@@ -228,9 +233,7 @@ int32_t nf_batchnorm_fwd_eval_check(const char *op, const float *y, const float 
     NF_CHECK_PTR(op, x);
     NF_CHECK_PTR(op, running_mean);
     NF_CHECK_PTR(op, running_var);
-    NF_CHECK_POSITIVE(op, n);
-    NF_CHECK_POSITIVE(op, c);
-    const int32_t status = nf_layernorm_check_eps(op, eps);
+    const int32_t status = check_sizes_eps(op, n, c, eps);
     if (status != NF_OK) return status;
     const nf_span outputs[] = {NF_SPAN(y, n * c)};
     const nf_span inputs[] = {{"x", y == x ? NULL : x, n * c * (int64_t)sizeof(float)}, NF_SPAN(running_mean, c),
@@ -271,9 +274,7 @@ int32_t nf_batchnorm_bwd_eval_check(const char *op, const float *dx, const float
     NF_CHECK_PTR(op, x);
     NF_CHECK_PTR(op, running_mean);
     NF_CHECK_PTR(op, running_var);
-    NF_CHECK_POSITIVE(op, n);
-    NF_CHECK_POSITIVE(op, c);
-    const int32_t status = nf_layernorm_check_eps(op, eps);
+    const int32_t status = check_sizes_eps(op, n, c, eps);
     if (status != NF_OK) return status;
     return check_bwd_arrays(op, dx, dgamma, dbeta, dy, x, NF_SPAN(running_mean, c), NF_SPAN(running_var, c), gamma,
                             n, c, accumulate);

@@ -69,9 +69,14 @@ __global__ void __launch_bounds__(kCheckThreads) check_kernel(LabelCheck *out, c
     }
 }
 
-/* Runs check_kernel and waits for it; fails as cpu/cross_entropy.c's check_labels for the first bad label. */
+/*
+ * Enters device (its stream into *stream), runs check_kernel and waits for it; fails as cpu/cross_entropy.c's
+ * check_labels for the first bad label.
+ */
 int32_t check_labels(const char *op, LabelCheck *result, const int64_t *labels, const float *weight, int64_t rows,
-                     int64_t classes, int64_t ignore_index, cudaStream_t stream) {
+                     int64_t classes, int64_t ignore_index, int32_t device, cudaStream_t *stream_out) {
+    NF_CUDA_ENTER(op, device, *stream_out);
+    const cudaStream_t stream = *stream_out;
     LabelCheck *scratch = nullptr;
     cudaError_t error = cudaMallocAsync(reinterpret_cast<void **>(&scratch), sizeof *scratch, stream);
     if (error == cudaErrorMemoryAllocation) {
@@ -193,9 +198,8 @@ NF_API int32_t nf_cuda_cross_entropy_fwd_f32(float *loss, const float *logits, c
     int32_t status = nf_cross_entropy_fwd_check(op, loss, logits, labels, rows, classes, label_smoothing, reduction);
     if (status != NF_OK) return status;
     cudaStream_t stream = nullptr;
-    NF_CUDA_ENTER(op, device, stream);
     LabelCheck check;
-    status = check_labels(op, &check, labels, weight, rows, classes, ignore_index, stream);
+    status = check_labels(op, &check, labels, weight, rows, classes, ignore_index, device, &stream);
     if (status != NF_OK) return status;
 
     double *per_sample = nullptr;
@@ -237,9 +241,8 @@ NF_API int32_t nf_cuda_cross_entropy_bwd_f32(float *dlogits, const float *dloss,
         nf_cross_entropy_bwd_check(op, dlogits, dloss, logits, labels, rows, classes, label_smoothing, reduction);
     if (status != NF_OK) return status;
     cudaStream_t stream = nullptr;
-    NF_CUDA_ENTER(op, device, stream);
     LabelCheck check;
-    status = check_labels(op, &check, labels, weight, rows, classes, ignore_index, stream);
+    status = check_labels(op, &check, labels, weight, rows, classes, ignore_index, device, &stream);
     if (status != NF_OK) return status;
     status = nf_cross_entropy_bwd_check_overlaps(op, dlogits, dloss, logits, labels, weight, rows, classes, reduction);
     if (status != NF_OK) return status;
