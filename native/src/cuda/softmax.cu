@@ -13,7 +13,7 @@ namespace {
 
 /* Rows strided over the grid; three passes over each row (max, sum, output), the later ones from cache. */
 template <class S>
-__global__ void __launch_bounds__(S::kThreads) softmax_kernel(float *y, const float *x, int64_t rows, int64_t cols,
+__global__ void __launch_bounds__(S::kThreads, 1) softmax_kernel(float *y, const float *x, int64_t rows, int64_t cols,
                                                               bool log_softmax) {
     for (int64_t r = S::first(); r < rows; r += S::stride()) {
         const float *xr = x + r * cols;
