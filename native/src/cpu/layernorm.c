@@ -11,6 +11,10 @@
 #include "../common/error.h"
 #include "../common/parallel.h"
 
+#if NF_HAVE_X86_LEVELS
+#include <immintrin.h>
+#endif
+
 /*
  * Partial sums per row: sixteen lanes of doubles, four vectors of four (four
  * AVX2 registers, eight SSE2 ones). Lane l takes every sixteenth element from
@@ -31,6 +35,25 @@ static inline __attribute__((always_inline)) floats4 load4(const float *x) {
     return f;
 }
 
+/*
+ * Four floats from x widened to double (exact at every level). GCC 12 lowers
+ * __builtin_convertvector from four floats to four doubles as two halves
+ * joined again, so the x86 levels pass their own, one vcvtps2pd. Written
+ * through a pointer: a vector return value would change the ABI between
+ * levels (-Wpsabi), and these are always inlined anyway.
+ */
+typedef void widen4_fn(lanes4 *out, const float *x);
+
+static inline __attribute__((always_inline)) void widen4(lanes4 *out, const float *x) {
+    *out = __builtin_convertvector(load4(x), lanes4);
+}
+
+#if NF_HAVE_X86_LEVELS
+NF_TARGET_AVX2 static inline __attribute__((always_inline)) void widen4_avx2(lanes4 *out, const float *x) {
+    *out = (lanes4)_mm256_cvtps_pd(_mm_loadu_ps(x));
+}
+#endif
+
 static inline __attribute__((always_inline)) double lanes_sum(const lanes4 lane[4], double tail) {
     const lanes4 v = (lane[0] + lane[2]) + (lane[1] + lane[3]);
     return ((v[0] + v[2]) + (v[1] + v[3])) + tail;
@@ -40,11 +63,15 @@ static inline __attribute__((always_inline)) double lanes_sum(const lanes4 lane[
  * The mean of one row, summed in double in LANES lanes. The backward pass
  * sums the row again in this same order to recover the forward's mean.
  */
-static inline __attribute__((always_inline)) double row_mean(const float *x, int64_t n) {
+static inline __attribute__((always_inline)) double row_mean(const float *x, int64_t n, widen4_fn *widen) {
     lanes4 lane[4] = {{0}};
     int64_t i = 0;
     for (; i + LANES <= n; i += LANES)
-        for (int v = 0; v < 4; v++) lane[v] += __builtin_convertvector(load4(x + i + 4 * v), lanes4);
+        for (int v = 0; v < 4; v++) {
+            lanes4 w;
+            widen(&w, x + i + 4 * v);
+            lane[v] += w;
+        }
     double tail = 0;
     for (; i < n; i++) tail += x[i];
     return lanes_sum(lane, tail) / (double)n;
@@ -56,14 +83,16 @@ static inline __attribute__((always_inline)) double row_mean(const float *x, int
  * the variance accurate when |mean| >> spread, where E[x^2] - E[x]^2 in float
  * would cancel catastrophically.
  */
-static inline __attribute__((always_inline)) void row_moments(const float *x, int64_t n, double *mean_out,
-                                                              double *var_out) {
-    const double mean = row_mean(x, n);
+static inline __attribute__((always_inline)) void row_moments(const float *x, int64_t n, widen4_fn *widen,
+                                                              double *mean_out, double *var_out) {
+    const double mean = row_mean(x, n, widen);
     lanes4 sq[4] = {{0}};
     int64_t i = 0;
     for (; i + LANES <= n; i += LANES)
         for (int v = 0; v < 4; v++) {
-            const lanes4 d = __builtin_convertvector(load4(x + i + 4 * v), lanes4) - mean;
+            lanes4 d;
+            widen(&d, x + i + 4 * v);
+            d -= mean;
             sq[v] += d * d;
         }
     double tail = 0;
@@ -93,9 +122,10 @@ void nf_layernorm_apply_row_f32(float *y, const float *x, float mean, float mean
 
 static inline __attribute__((always_inline)) void row_forward(float *y, float *mean_out, float *rstd_out,
                                                               const float *x, const float *gamma,
-                                                              const float *beta, int64_t cols, float eps) {
+                                                              const float *beta, int64_t cols, float eps,
+                                                              widen4_fn *widen) {
     double mean_d, var_d;
-    row_moments(x, cols, &mean_d, &var_d);
+    row_moments(x, cols, widen, &mean_d, &var_d);
     const float mean = (float)mean_d;
     const float mean_lo = (float)(mean_d - (double)mean);
     const float rstd = (float)(1.0 / sqrt(var_d + (double)eps));
@@ -114,18 +144,18 @@ typedef void row_fn(float *y, float *mean, float *rstd, const float *x, const fl
 
 static void row_scalar(float *y, float *mean, float *rstd, const float *x, const float *gamma, const float *beta,
                        int64_t cols, float eps) {
-    row_forward(y, mean, rstd, x, gamma, beta, cols, eps);
+    row_forward(y, mean, rstd, x, gamma, beta, cols, eps, widen4);
 }
 
 #if NF_HAVE_X86_LEVELS
 NF_TARGET_AVX2 static void row_avx2(float *y, float *mean, float *rstd, const float *x, const float *gamma,
                                     const float *beta, int64_t cols, float eps) {
-    row_forward(y, mean, rstd, x, gamma, beta, cols, eps);
+    row_forward(y, mean, rstd, x, gamma, beta, cols, eps, widen4_avx2);
 }
 
 NF_TARGET_AVX512 static void row_avx512(float *y, float *mean, float *rstd, const float *x, const float *gamma,
                                         const float *beta, int64_t cols, float eps) {
-    row_forward(y, mean, rstd, x, gamma, beta, cols, eps);
+    row_forward(y, mean, rstd, x, gamma, beta, cols, eps, widen4_avx2);
 }
 
 static row_fn *const ROWS[NF_CPU_LEVELS] = {row_scalar, row_avx2, row_avx512};
@@ -139,7 +169,7 @@ void nf_layernorm_row_f32(int level, float *y, float *mean_out, float *rstd_out,
 }
 
 float nf_layernorm_mean_lo_f32(const float *x, int64_t cols, float mean) {
-    return (float)(row_mean(x, cols) - (double)mean);
+    return (float)(row_mean(x, cols, widen4) - (double)mean);
 }
 
 int32_t nf_layernorm_check_eps(const char *op, float eps) {
