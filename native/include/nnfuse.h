@@ -320,6 +320,11 @@ NF_API int32_t nf_relu_fwd_f32(float *y, const float *x, int64_t n);
  */
 NF_API int32_t nf_relu_bwd_f32(float *dx, const float *dy, const float *y, int64_t n);
 
+/* The CUDA backend's ReLU: see "CUDA backend" below. */
+NF_API int32_t nf_cuda_relu_fwd_f32(float *y, const float *x, int64_t n, int32_t device);
+NF_API int32_t nf_cuda_relu_bwd_f32(float *dx, const float *dy, const float *y, int64_t n,
+                                    int32_t device);
+
 /* ---- BatchNorm --------------------------------------------------------- */
 
 /*
@@ -556,6 +561,69 @@ NF_API int32_t nf_linear_ln_relu_packed_fwd_f32(float *y, float *h, float *mean,
                                                 const float *packed, const float *bias, const float *gamma,
                                                 const float *beta, int64_t rows, int64_t in_features,
                                                 int64_t out_features, float eps, int32_t relu);
+
+/* ---- CUDA backend ------------------------------------------------------- */
+
+/*
+ * Every nf_cuda_* function exists only in a library built with the CUDA
+ * backend (nf_cuda_built() == 1), except nf_cuda_device_count and
+ * nf_cuda_emulated, which every build has.
+ *
+ * Device memory comes from nf_cuda_malloc on one device; the ops take device
+ * pointers only (host pointers where a name says so), and the device index
+ * last. Each device has one stream, created at its first use, on which
+ * nnfuse enqueues every op and copy in call order, so ops on one device never
+ * race each other. Ops return once their work is enqueued: a fault inside a
+ * kernel is reported by the next call that synchronizes (a copy to the host,
+ * nf_cuda_synchronize, nf_cuda_l2_fwd_f32). CUDA errors return NF_ERR_CUDA
+ * with a message naming the op and carrying CUDA's error string.
+ *
+ * A harness build (CMake NNFUSE_CUDA=HARNESS) compiles the same kernels for
+ * the CPU and runs them with native/test/cudaharness; device memory is then
+ * host memory, and nf_cuda_emulated() returns 1.
+ */
+
+/* 1 when the CUDA kernels run on the CPU harness instead of a GPU, else 0. */
+NF_API int32_t nf_cuda_emulated(void);
+
+/* *count = the CUDA devices usable; 0, with NF_ERR_CUDA and the reason in
+ * nf_last_error(), when the driver is missing or finds none; 0 with NF_OK
+ * when the library was built without CUDA. */
+NF_API int32_t nf_cuda_device_count(int32_t *count);
+
+/* The device's name, NUL-terminated and cut to capacity bytes. */
+NF_API int32_t nf_cuda_device_name(char *name, int64_t capacity, int32_t device);
+
+/* *ptr = bytes (>= 1) of device memory, 256-byte aligned, ordered on the device's stream. */
+NF_API int32_t nf_cuda_malloc(void **ptr, int64_t bytes, int32_t device);
+
+/* Frees memory from nf_cuda_malloc once the work enqueued before it is done; NULL is a no-op. */
+NF_API int32_t nf_cuda_free(void *ptr, int32_t device);
+
+/* Copies bytes from host src to device dst; returns when the host buffer may be reused. */
+NF_API int32_t nf_cuda_memcpy_h2d(void *dst, const void *src, int64_t bytes, int32_t device);
+
+/* Copies bytes from device src to host dst after the work enqueued before it; synchronizes. */
+NF_API int32_t nf_cuda_memcpy_d2h(void *dst, const void *src, int64_t bytes, int32_t device);
+
+/* Copies bytes between device buffers, in stream order. */
+NF_API int32_t nf_cuda_memcpy_d2d(void *dst, const void *src, int64_t bytes, int32_t device);
+
+/* Sets bytes of device memory to zero, in stream order. */
+NF_API int32_t nf_cuda_memset_zero(void *dst, int64_t bytes, int32_t device);
+
+/* Waits for the work enqueued on the device's stream; reports a kernel fault. */
+NF_API int32_t nf_cuda_synchronize(int32_t device);
+
+/*
+ * The ops, nf_cuda_<op>_<fwd|bwd>_f32, are declared in each op's section
+ * above: each is its CPU namesake with the same arguments, semantics, checks
+ * and messages, on device pointers of device (the last argument).
+ * Dropout masks are bit-identical to the CPU backend's for the same seed and
+ * offset. Reductions run in a fixed order, so results do not depend on the
+ * launch configuration or on timing, run after run.
+ */
+
 
 #ifdef __cplusplus
 }

@@ -9,6 +9,10 @@
 
 #include "nnfuse.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Records a printf-style message for nf_last_error() and returns status. */
 int32_t nf_fail(int32_t status, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -61,7 +65,11 @@ typedef struct {
 } nf_span;
 
 /* The n-element array p, named as written. */
+#ifdef __cplusplus
+#define NF_SPAN(p, n) (nf_span{#p, (p), (int64_t)(n) * (int64_t)sizeof *(p)})
+#else
 #define NF_SPAN(p, n) ((nf_span){#p, (p), (int64_t)(n) * (int64_t)sizeof *(p)})
+#endif
 
 /*
  * NF_CHECK_DISJOINT for kernels with many arrays: fails unless every output
@@ -70,5 +78,9 @@ typedef struct {
  */
 int32_t nf_check_disjoint(const char *op, const nf_span *outputs, int n_outputs, const nf_span *inputs,
                           int n_inputs);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -68,12 +68,4 @@ NF_API int32_t nf_set_num_threads(int32_t n) {
     return NF_OK;
 }
 
-NF_API int32_t nf_cuda_built(void) {
-#ifdef NF_WITH_CUDA
-    return 1;
-#else
-    return 0;
-#endif
-}
-
 NF_API int32_t nf_noop(void) { return NF_OK; }

@@ -20,7 +20,7 @@ public final class ArgmaxOps {
     /** The argmax of each row of {@code x} (any rank >= 1): int64, x's shape with the last dimension 1. */
     public static Tensor forward(Tensor x) {
         Checks.tensor("argmax", "x", x);
-        return Outputs.fill(Tensor.zeros(null, DType.INT64, indexShape(x)), index -> forward(index, x));
+        return Outputs.fill(Tensor.zeros(x.device(), DType.INT64, indexShape(x)), index -> forward(index, x));
     }
 
     /**

@@ -50,7 +50,7 @@ public final class BatchNormOps {
     public static Tensor forwardTraining(Tensor x, Tensor runningMean, Tensor runningVar, Tensor gamma, Tensor beta,
             float eps, float momentum) {
         Checks.tensor(OP, "x", x);
-        return Outputs.fill(Tensor.zeros(x.shape()),
+        return Outputs.fill(Tensor.zeros(x.device(), x.shape()),
                 y -> forwardTraining(y, null, null, runningMean, runningVar, x, gamma, beta, eps, momentum));
     }
 
@@ -107,7 +107,7 @@ public final class BatchNormOps {
     public static Tensor forwardEval(Tensor x, Tensor runningMean, Tensor runningVar, Tensor gamma, Tensor beta,
             float eps) {
         Checks.tensor(OP, "x", x);
-        return Outputs.fill(Tensor.zeros(x.shape()), y -> forwardEval(y, x, runningMean, runningVar, gamma, beta, eps));
+        return Outputs.fill(Tensor.zeros(x.device(), x.shape()), y -> forwardEval(y, x, runningMean, runningVar, gamma, beta, eps));
     }
 
     /**
@@ -141,7 +141,7 @@ public final class BatchNormOps {
      */
     public static Tensor backwardTraining(Tensor dy, Tensor x, Tensor saveMean, Tensor saveRstd, Tensor gamma) {
         Checks.tensor(BACKWARD, "x", x);
-        return Outputs.fill(Tensor.zeros(x.shape()),
+        return Outputs.fill(Tensor.zeros(x.device(), x.shape()),
                 dx -> backwardTraining(dx, null, null, dy, x, saveMean, saveRstd, gamma, false));
     }
 
@@ -185,7 +185,7 @@ public final class BatchNormOps {
     public static Tensor backwardEval(Tensor dy, Tensor x, Tensor runningMean, Tensor runningVar, Tensor gamma,
             float eps) {
         Checks.tensor(BACKWARD, "x", x);
-        return Outputs.fill(Tensor.zeros(x.shape()),
+        return Outputs.fill(Tensor.zeros(x.device(), x.shape()),
                 dx -> backwardEval(dx, null, null, dy, x, runningMean, runningVar, gamma, eps, false));
     }
 

@@ -8,12 +8,12 @@ import java.util.Locale;
 final class Checks {
     private Checks() {}
 
-    /** {@code t} is non-null, open, float32 and on the CPU. */
+    /** {@code t} is non-null, open and float32. */
     static Tensor tensor(String op, String name, Tensor t) {
         return tensor(op, name, t, DType.FLOAT32);
     }
 
-    /** {@code t} is non-null, open, of element type {@code dtype} and on the CPU. */
+    /** {@code t} is non-null, open and of element type {@code dtype}. */
     static Tensor tensor(String op, String name, Tensor t, DType dtype) {
         if (t == null) {
             throw new IllegalArgumentException(op + ": " + name + " must not be null");
@@ -113,6 +113,39 @@ final class Checks {
         if (Long.compareUnsigned(offset + (n - 1), offset) < 0) {
             throw new IllegalArgumentException(op + ": offset + n must not exceed 2^64, got offset "
                     + Long.toUnsignedString(offset) + " and n " + n + " (" + t.describe() + ")");
+        }
+    }
+
+    /**
+     * The device of the non-null tensors, which must all be on the same one: an op runs where its tensors are,
+     * and never copies them behind the caller's back.
+     *
+     * @param names the argument names, in the order of {@code tensors}
+     */
+    static Device device(String op, List<String> names, Tensor... tensors) {
+        Device device = null;
+        String first = null;
+        for (int i = 0; i < tensors.length; i++) {
+            Tensor t = tensors[i];
+            if (t == null) {
+                continue;
+            }
+            if (device == null) {
+                device = t.device();
+                first = names.get(i);
+            } else if (!t.device().equals(device)) {
+                throw new IllegalArgumentException(op + ": all tensors must be on one device, but " + first + " is on "
+                        + device + " and " + names.get(i) + " on " + t.device() + "; copy one with Tensor.to(Device)");
+            }
+        }
+        return device == null ? Device.CPU : device;
+    }
+
+    /** {@code t} is in host memory; {@code why} says what needs it there. */
+    static void onCpu(String op, String name, Tensor t, String why) {
+        if (t != null && t.device().isCuda()) {
+            throw new IllegalArgumentException(op + ": " + name + " must be on the CPU (" + why + "), got "
+                    + t.describe());
         }
     }
 

@@ -78,7 +78,7 @@ public final class CrossEntropyOps {
         checkLogits(op, logits);
         Checks.notNull(op, "reduction", reduction);
         long[] shape = reduction == Reduction.NONE ? new long[] {logits.size(0)} : new long[] {1};
-        return Outputs.fill(Tensor.zeros(shape),
+        return Outputs.fill(Tensor.zeros(logits.device(), shape),
                 loss -> forward(loss, logits, labels, weight, reduction, ignoreIndex, labelSmoothing));
     }
 
@@ -110,7 +110,8 @@ public final class CrossEntropyOps {
      * {@code (softmax(logits) - onehot(labels)) / N} over the N samples not ignored.
      */
     public static Tensor backward(Tensor logits, Tensor labels) {
-        try (Tensor one = Tensor.of(new float[] {1}, 1)) {
+        checkLogits(BACKWARD, logits);
+        try (Tensor one = Tensor.of(logits.device(), new float[] {1}, 1)) {
             return backward(one, logits, labels, null, Reduction.MEAN, DEFAULT_IGNORE_INDEX, 0f);
         }
     }
@@ -123,7 +124,7 @@ public final class CrossEntropyOps {
     public static Tensor backward(Tensor dloss, Tensor logits, Tensor labels, Tensor weight, Reduction reduction,
             long ignoreIndex, float labelSmoothing) {
         checkLogits(BACKWARD, logits);
-        return Outputs.fill(Tensor.zeros(logits.shape()),
+        return Outputs.fill(Tensor.zeros(logits.device(), logits.shape()),
                 dlogits -> backward(dlogits, dloss, logits, labels, weight, reduction, ignoreIndex, labelSmoothing));
     }
 

@@ -52,7 +52,7 @@ public final class DropoutOps {
      */
     public static Tensor forward(Tensor x, float p, boolean inverted, long seed, long offset) {
         Checks.tensor("dropout", "x", x);
-        Tensor y = Tensor.zeros(x.shape());
+        Tensor y = Tensor.zeros(x.device(), x.shape());
         try {
             forward(y, x, p, inverted, seed, offset);
         } catch (RuntimeException e) {
@@ -89,7 +89,7 @@ public final class DropoutOps {
      */
     public static Tensor backward(Tensor dy, float p, boolean inverted, long seed, long offset) {
         Checks.tensor(BACKWARD, "dy", dy);
-        return Outputs.fill(Tensor.zeros(dy.shape()), dx -> backward(dx, dy, p, inverted, seed, offset));
+        return Outputs.fill(Tensor.zeros(dy.device(), dy.shape()), dx -> backward(dx, dy, p, inverted, seed, offset));
     }
 
     /**

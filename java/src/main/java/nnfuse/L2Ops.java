@@ -66,7 +66,7 @@ public final class L2Ops {
      */
     public static Tensor backward(Tensor x, float lambda) {
         Checks.tensor(BACKWARD, "x", x);
-        return Outputs.fill(Tensor.zeros(x.shape()), grad -> backward(grad, x, lambda, false));
+        return Outputs.fill(Tensor.zeros(x.device(), x.shape()), grad -> backward(grad, x, lambda, false));
     }
 
     /**

@@ -30,7 +30,7 @@ public final class LayerNormOps {
      */
     public static Tensor forward(Tensor x, Tensor gamma, Tensor beta, float eps) {
         Checks.tensor("layerNorm", "x", x);
-        Tensor y = Tensor.zeros(x.shape());
+        Tensor y = Tensor.zeros(x.device(), x.shape());
         try {
             forward(y, null, null, x, gamma, beta, eps);
         } catch (RuntimeException e) {

@@ -42,7 +42,7 @@ public final class LinearLnReluOps {
      */
     public static Tensor forward(Tensor x, Tensor weight, Tensor bias, Tensor gamma, Tensor beta, float eps,
             boolean relu) {
-        return Outputs.fill(Tensor.zeros(LinearOps.Shape.of(OP, x, weight, bias).output()),
+        return Outputs.fill(Outputs.zeros(x, LinearOps.Shape.of(OP, x, weight, bias).output()),
                 y -> forward(y, null, null, null, x, weight, bias, gamma, beta, eps, relu));
     }
 
@@ -81,7 +81,7 @@ public final class LinearLnReluOps {
      */
     public static Tensor forward(Tensor x, PackedWeight weight, Tensor bias, Tensor gamma, Tensor beta, float eps,
             boolean relu) {
-        return Outputs.fill(Tensor.zeros(LinearOps.Shape.of(OP, x, weight, bias).output()),
+        return Outputs.fill(Outputs.zeros(x, LinearOps.Shape.of(OP, x, weight, bias).output()),
                 y -> forward(y, null, null, null, x, weight, bias, gamma, beta, eps, relu));
     }
 

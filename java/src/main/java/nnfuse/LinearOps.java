@@ -31,7 +31,7 @@ public final class LinearOps {
      * @param bias   shape {@code [out_features]}, or null for none
      */
     public static Tensor forward(Tensor x, Tensor weight, Tensor bias) {
-        Tensor y = Tensor.zeros(Shape.of("linear", x, weight, bias).output());
+        Tensor y = Outputs.zeros(x, Shape.of("linear", x, weight, bias).output());
         return Outputs.fill(y, out -> forward(out, x, weight, bias));
     }
 
@@ -61,7 +61,7 @@ public final class LinearOps {
      * @param bias   shape {@code [out_features]}, or null for none
      */
     public static Tensor forward(Tensor x, PackedWeight weight, Tensor bias) {
-        Tensor y = Tensor.zeros(Shape.of("linear", x, weight, bias).output());
+        Tensor y = Outputs.zeros(x, Shape.of("linear", x, weight, bias).output());
         return Outputs.fill(y, out -> forward(out, x, weight, bias));
     }
 

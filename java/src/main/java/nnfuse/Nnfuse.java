@@ -3,8 +3,8 @@ package nnfuse;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Locale;
 import java.util.Objects;
+import nnfuse.internal.Cuda;
 import nnfuse.internal.NativeLibrary;
 import nnfuse.internal.Status;
 import nnfuse.internal.bindings.nnfuse_h;
@@ -22,11 +22,14 @@ import nnfuse.internal.bindings.nnfuse_h;
  *
  * <p>The backend is chosen once, at first use: the system property
  * {@value #BACKEND_PROPERTY} (or the environment variable {@code NNFUSE_BACKEND})
- * names it; without either, it is {@code cpu}. A backend that is named but
- * unavailable is an error, never a silent fallback. Thread-safe.
+ * names it, {@code cpu}, {@code cuda} or {@code cuda:N}; without either, it is
+ * {@code cpu}, as PyTorch's default device is. Its device is the default
+ * device: where tensors made without a device or an arena go, and so where ops
+ * on them run. A backend that is named but unavailable (no CUDA in this build,
+ * no such device) is an error, never a silent fallback. Thread-safe.
  */
 public final class Nnfuse {
-    /** System property naming the backend: {@code cpu} or {@code cuda}. */
+    /** System property naming the backend: {@code cpu}, {@code cuda} or {@code cuda:N}. */
     public static final String BACKEND_PROPERTY = "nnfuse.backend";
 
     /** System property naming the CPU level: {@code scalar}, {@code avx2} or {@code avx512}. */
@@ -37,8 +40,8 @@ public final class Nnfuse {
 
     private Nnfuse() {}
 
-    /** The backend that runs ops, and why it was chosen. */
-    public record Backend(String name, String reason) {}
+    /** The backend that runs ops on tensors made without a device, its device, and why it was chosen. */
+    public record Backend(String name, Device device, String reason) {}
 
     /** Chosen once; a bad request is kept and reported on every call, not only the first. */
     private static final class Chosen {
@@ -160,6 +163,45 @@ public final class Nnfuse {
         return nnfuse_h.nf_cuda_built() != 0;
     }
 
+    /**
+     * Whether this library's CUDA kernels run on the CPU execution harness (a test build of the same CUDA
+     * sources; see native/test/cudaharness) rather than on a GPU.
+     */
+    public static boolean cudaEmulated() {
+        return Cuda.emulated();
+    }
+
+    /** The CUDA devices usable now: 0 without the CUDA backend or without a driver and a GPU. */
+    public static int cudaDeviceCount() {
+        return Cuda.deviceCount();
+    }
+
+    /** Why {@link #cudaDeviceCount()} is 0, in CUDA's words where it gave any; empty when it is not 0. */
+    public static String cudaUnavailableReason() {
+        return Cuda.probe().reason();
+    }
+
+    /**
+     * Waits until every op and copy enqueued on {@code device} has finished, as
+     * {@code torch.cuda.synchronize(device)}; a fault inside a kernel is reported here as an
+     * {@link NnfuseException}. Does nothing for the CPU, whose ops finish before they return.
+     */
+    public static void synchronize(Device device) {
+        Objects.requireNonNull(device, "device");
+        if (device.isCuda()) {
+            Cuda.synchronize(device.index());
+        }
+    }
+
+    /** The name of CUDA device {@code index}, e.g. {@code NVIDIA H100 80GB HBM3}. */
+    public static String cudaDeviceName(int index) {
+        int count = cudaDeviceCount();
+        if (index < 0 || index >= count) {
+            throw new IllegalArgumentException("CUDA device " + index + " does not exist (" + count + " devices)");
+        }
+        return Cuda.deviceName(index);
+    }
+
     /** The backend chosen for this JVM (see the class comment). */
     public static Backend backend() {
         if (Chosen.FAILURE != null) {
@@ -174,16 +216,26 @@ public final class Nnfuse {
         String requested = property != null ? property : env;
         String from = property != null ? "-D" + BACKEND_PROPERTY : "NNFUSE_BACKEND";
         if (requested == null || requested.isBlank()) {
-            return new Backend("cpu", "default; the CUDA backend is used only when requested with -D"
+            return new Backend("cpu", Device.CPU, "default; the CUDA backend is used only when requested with -D"
                     + BACKEND_PROPERTY + "=cuda or NNFUSE_BACKEND=cuda");
         }
-        String name = requested.trim().toLowerCase(Locale.ROOT);
-        return switch (name) {
-            case "cpu" -> new Backend("cpu", "requested by " + from);
-            case "cuda" -> throw new IllegalArgumentException("backend cuda requested by " + from + ", but "
-                    + (cudaBuilt() ? "no CUDA kernels exist yet" : "this libnnfuse was built without CUDA"));
-            default -> throw new IllegalArgumentException(
-                    "unknown backend '" + requested + "' from " + from + "; expected cpu or cuda");
-        };
+        Device device;
+        try {
+            device = Device.parse(requested);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(
+                    "unknown backend '" + requested + "' from " + from + "; expected cpu, cuda or cuda:N", e);
+        }
+        if (!device.isCuda()) {
+            return new Backend("cpu", Device.CPU, "requested by " + from);
+        }
+        Cuda.Probe probe = Cuda.probe();
+        if (device.index() >= probe.count()) {
+            throw new IllegalArgumentException("backend " + device + " requested by " + from + ", but "
+                    + (probe.count() == 0 ? "there is no CUDA device: " + probe.reason()
+                            : "only " + probe.count() + " CUDA devices exist"));
+        }
+        return new Backend("cuda", device, "requested by " + from + "; " + device + " is "
+                + Cuda.deviceName(device.index()));
     }
 }

@@ -45,6 +45,7 @@ public final class PackedWeight implements AutoCloseable {
     public static PackedWeight of(Tensor weight) {
         Checks.tensor(OP, "weight", weight);
         Checks.rank(OP, "weight", weight, 2, "[out_features, in_features]");
+        Checks.onCpu(OP, "weight", weight, "packed weights are a layout of the CPU backend's product engine");
         long out = weight.size(0);
         long in = weight.size(1);
         NativeLibrary.ensureLoaded();
@@ -54,7 +55,7 @@ public final class PackedWeight implements AutoCloseable {
             Status.check(nnfuse_h.nf_linear_packed_numel(result, in, out));
             numel = result.get(ValueLayout.JAVA_LONG, 0);
         }
-        PackedWeight p = new PackedWeight(Tensor.zeros(numel), in, out);
+        PackedWeight p = new PackedWeight(Tensor.zeros(Device.CPU, numel), in, out);
         try {
             p.repack(weight);
         } catch (RuntimeException e) {

@@ -17,7 +17,7 @@ public final class ReluOps {
     /** Rectifies {@code x} (any shape) into a new tensor of the same shape. */
     public static Tensor forward(Tensor x) {
         Checks.tensor("relu", "x", x);
-        return Outputs.fill(Tensor.zeros(x.shape()), y -> forward(y, x));
+        return Outputs.fill(Tensor.zeros(x.device(), x.shape()), y -> forward(y, x));
     }
 
     /**
@@ -31,8 +31,13 @@ public final class ReluOps {
         Checks.tensor(op, "x", x);
         Checks.tensor(op, "y", y);
         Checks.shape(op, "y", y, x.shape(), "the shape of x");
+        Device device = Checks.device(op, List.of("y", "x"), y, x);
         NativeLibrary.ensureLoaded();
-        Status.check(nnfuse_h.nf_relu_fwd_f32(y.segment(), x.segment(), x.numel()));
+        if (device.isCuda()) {
+            Status.check(nnfuse_h.nf_cuda_relu_fwd_f32(y.address(), x.address(), x.numel(), device.index()));
+        } else {
+            Status.check(nnfuse_h.nf_relu_fwd_f32(y.address(), x.address(), x.numel()));
+        }
     }
 
     /**
@@ -43,7 +48,7 @@ public final class ReluOps {
      */
     public static Tensor backward(Tensor dy, Tensor y) {
         Checks.tensor("reluBackward", "y", y);
-        return Outputs.fill(Tensor.zeros(y.shape()), dx -> backward(dx, dy, y));
+        return Outputs.fill(Tensor.zeros(y.device(), y.shape()), dx -> backward(dx, dy, y));
     }
 
     /**
@@ -63,7 +68,13 @@ public final class ReluOps {
         Checks.shape(op, "dy", dy, y.shape(), "the shape of y");
         Checks.shape(op, "dx", dx, y.shape(), "the shape of y");
         Checks.distinct(op, 1, List.of("dx", "y"), dx, y);
+        Device device = Checks.device(op, List.of("dx", "dy", "y"), dx, dy, y);
         NativeLibrary.ensureLoaded();
-        Status.check(nnfuse_h.nf_relu_bwd_f32(dx.segment(), dy.segment(), y.segment(), y.numel()));
+        if (device.isCuda()) {
+            Status.check(nnfuse_h.nf_cuda_relu_bwd_f32(dx.address(), dy.address(), y.address(), y.numel(),
+                    device.index()));
+        } else {
+            Status.check(nnfuse_h.nf_relu_bwd_f32(dx.address(), dy.address(), y.address(), y.numel()));
+        }
     }
 }

@@ -31,7 +31,7 @@ public final class SoftmaxOps {
     /** The softmax of {@code x} (any rank >= 1) over its last dimension, in a new tensor of the same shape. */
     public static Tensor softmax(Tensor x) {
         Checks.tensor("softmax", "x", x);
-        return Outputs.fill(Tensor.zeros(x.shape()), y -> softmax(y, x));
+        return Outputs.fill(Tensor.zeros(x.device(), x.shape()), y -> softmax(y, x));
     }
 
     /** Writes the softmax of {@code x} into {@code y} (same shape; may be {@code x} itself, in place). */
@@ -42,7 +42,7 @@ public final class SoftmaxOps {
     /** The log-softmax of {@code x} (any rank >= 1) over its last dimension, in a new tensor of the same shape. */
     public static Tensor logSoftmax(Tensor x) {
         Checks.tensor("logSoftmax", "x", x);
-        return Outputs.fill(Tensor.zeros(x.shape()), y -> logSoftmax(y, x));
+        return Outputs.fill(Tensor.zeros(x.device(), x.shape()), y -> logSoftmax(y, x));
     }
 
     /** Writes the log-softmax of {@code x} into {@code y} (same shape; may be {@code x} itself, in place). */

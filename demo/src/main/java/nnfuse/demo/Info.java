@@ -16,10 +16,23 @@ final class Info {
         row(out, "cpu features", String.join(" ", Nnfuse.cpuFeatures()));
         row(out, "cpu level", cpuLevel());
         row(out, "threads", Integer.toString(Nnfuse.threads()));
-        row(out, "cuda built", Nnfuse.cudaBuilt() ? "yes" : "no");
-        row(out, "cuda device", Nnfuse.cudaBuilt() ? "not probed: no CUDA kernels yet" : "none (CUDA backend not built)");
-        row(out, "backend", backend.name() + " (" + backend.reason() + ")");
+        row(out, "cuda built", !Nnfuse.cudaBuilt() ? "no"
+                : Nnfuse.cudaEmulated() ? "yes, kernels run on the CPU harness (a test build)" : "yes");
+        row(out, "cuda devices", cudaDevices());
+        row(out, "backend", backend.device() + " (" + backend.reason() + ")");
         row(out, "java", Runtime.version() + " (" + System.getProperty("java.home") + ")");
+    }
+
+    private static String cudaDevices() {
+        int count = Nnfuse.cudaDeviceCount();
+        if (count == 0) {
+            return "none (" + Nnfuse.cudaUnavailableReason() + ")";
+        }
+        StringBuilder text = new StringBuilder();
+        for (int i = 0; i < count; i++) {
+            text.append(i == 0 ? "" : ", ").append("cuda:").append(i).append(' ').append(Nnfuse.cudaDeviceName(i));
+        }
+        return text.toString();
     }
 
     /** The level and why; a level that cannot be met is reported here rather than failing the whole command. */

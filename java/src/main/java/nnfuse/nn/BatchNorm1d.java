@@ -1,6 +1,5 @@
 package nnfuse.nn;
 
-import java.lang.foreign.ValueLayout;
 import java.util.List;
 import nnfuse.BatchNormOps;
 import nnfuse.DType;
@@ -66,7 +65,7 @@ public final class BatchNorm1d extends Module {
         if (trackRunningStats) {
             runningMean = addBuffer("running_mean", Tensor.zeros(features), false);
             runningVar = addBuffer("running_var", Tensor.zeros(features).fill(1f), false);
-            numBatchesTracked = addBuffer("num_batches_tracked", Tensor.zeros(null, DType.INT64, 1), true);
+            numBatchesTracked = addBuffer("num_batches_tracked", Tensor.zeros(DType.INT64, 1), true);
         } else {
             runningMean = null;
             runningVar = null;
@@ -126,7 +125,7 @@ public final class BatchNorm1d extends Module {
             return out;
         });
         if (runningMean != null) {
-            numBatchesTracked.segment().set(ValueLayout.JAVA_LONG, 0, batches);
+            numBatchesTracked.setLong(batches, 0);
         }
         return y;
     }

@@ -83,22 +83,44 @@ public final class FusedLinearLayerNormReLU extends Module {
         checkOpen();
         if (!isTraining()) {
             releaseSaved();
-            return LinearLnReluOps.forward(input, linear.packedWeight(), linear.bias().data(),
-                    layerNorm.weight().data(), layerNorm.bias().data(), eps, relu);
+            Tensor y = Tensor.zeros(requireInput(input).device(), outputShape(input));
+            try {
+                forward(y, null, null, null, input);
+            } catch (RuntimeException e) {
+                y.close();
+                throw e;
+            }
+            return y;
         }
         return keeping(s -> {
             Tensor x = s.keep(copy(input));
-            long[] outShape = x.shape();
-            outShape[outShape.length - 1] = linear.weight().shape()[0];
+            long[] outShape = outputShape(x);
             long rows = x.numel() / x.size(-1);
             Tensor h = s.keep(Tensor.zeros(outShape));
             Tensor mean = s.keep(Tensor.zeros(rows));
             Tensor rstd = s.keep(Tensor.zeros(rows));
             Tensor y = s.output(Tensor.zeros(outShape));
-            LinearLnReluOps.forward(y, h, mean, rstd, x, linear.packedWeight(), linear.bias().data(),
-                    layerNorm.weight().data(), layerNorm.bias().data(), eps, relu);
+            forward(y, h, mean, rstd, x);
             return y;
         });
+    }
+
+    private long[] outputShape(Tensor x) {
+        long[] shape = x.shape();
+        shape[shape.length - 1] = linear.weight().shape()[0];
+        return shape;
+    }
+
+    /** The fused op into y (and h, mean, rstd when kept): on the packed weight on the CPU, else the weight. */
+    private void forward(Tensor y, Tensor h, Tensor mean, Tensor rstd, Tensor x) {
+        Tensor bias = linear.bias().data();
+        Tensor gamma = layerNorm.weight().data();
+        Tensor beta = layerNorm.bias().data();
+        if (linear.onCuda()) {
+            LinearLnReluOps.forward(y, h, mean, rstd, x, linear.weight().data(), bias, gamma, beta, eps, relu);
+        } else {
+            LinearLnReluOps.forward(y, h, mean, rstd, x, linear.packedWeight(), bias, gamma, beta, eps, relu);
+        }
     }
 
     /** The block's backward pass in one native call. */

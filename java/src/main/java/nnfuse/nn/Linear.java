@@ -1,6 +1,6 @@
 package nnfuse.nn;
 
-import java.lang.foreign.ValueLayout;
+import java.util.Arrays;
 import java.util.List;
 import nnfuse.LinearOps;
 import nnfuse.PackedWeight;
@@ -27,7 +27,8 @@ import nnfuse.random.Philox4x32;
  * the weight's {@link Parameter#version()} moves (an optimizer step, a loaded
  * state dict, {@link Parameter#markChanged()}): inference with a fixed weight
  * packs it once. The copy takes the weight's memory again, until
- * {@link #close()}.
+ * {@link #close()}. Packing is the CPU engine's layout: with the parameters on
+ * a CUDA device the forward takes the weight as it is.
  *
  * <p>Not thread-safe (see {@link Module}).
  */
@@ -74,9 +75,22 @@ public final class Linear extends Module {
         checkOpen();
         if (!isTraining()) {
             releaseSaved();
-            return LinearOps.forward(input, packedWeight(), data(bias));
+            return product(input);
         }
-        return keeping(s -> LinearOps.forward(s.keep(copy(input)), packedWeight(), data(bias)));
+        return keeping(s -> product(s.keep(copy(input))));
+    }
+
+    /** {@code x W^T + b}: on the packed weight on the CPU, on the weight itself on a CUDA device. */
+    private Tensor product(Tensor x) {
+        if (onCuda()) {
+            return LinearOps.forward(x, weight.data(), data(bias));
+        }
+        return LinearOps.forward(x, packedWeight(), data(bias));
+    }
+
+    /** Whether the parameters are in CUDA memory, where the kernels take the weight unpacked. */
+    boolean onCuda() {
+        return weight.data().device().isCuda();
     }
 
     /** The weight packed for the forward product, packed again first when the weight changed since. */
@@ -134,11 +148,11 @@ public final class Linear extends Module {
 
     /** A tensor of the given shape with elements {@code (2 u - 1) * bound}, u from Philox stream {@code seed}. */
     private static Tensor uniform(long seed, double bound, long... shape) {
-        Tensor t = Tensor.zeros(shape);
-        for (long i = 0; i < t.numel(); i++) {
+        float[] values = new float[Math.toIntExact(Arrays.stream(shape).reduce(1, Math::multiplyExact))];
+        for (int i = 0; i < values.length; i++) {
             double u = Philox4x32.uniform(Philox4x32.draw(seed, i));
-            t.segment().setAtIndex(ValueLayout.JAVA_FLOAT, i, (float) ((2 * u - 1) * bound));
+            values[i] = (float) ((2 * u - 1) * bound);
         }
-        return t;
+        return Tensor.of(values, shape);
     }
 }

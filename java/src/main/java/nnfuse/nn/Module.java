@@ -227,10 +227,15 @@ public abstract class Module implements AutoCloseable {
         if (npz == null) {
             throw new IllegalArgumentException("npz must not be null");
         }
-        SequencedMap<String, Npy.Array> arrays = new LinkedHashMap<>();
-        state().forEach((key, e) -> arrays.put(key, new Npy.Array(e.scalar() ? new long[0] : e.tensor().shape(),
-                e.tensor().segment(), e.tensor().dtype())));
-        Npy.writeNpz(npz, arrays);
+        try (Arena arena = Arena.ofConfined()) {
+            SequencedMap<String, Npy.Array> arrays = new LinkedHashMap<>();
+            state().forEach((key, e) -> {
+                Tensor t = e.tensor();
+                Tensor host = t.device().isCuda() ? Tensor.zeros(arena, t.dtype(), t.shape()).copyFrom(t) : t;
+                arrays.put(key, new Npy.Array(e.scalar() ? new long[0] : t.shape(), host.segment(), t.dtype()));
+            });
+            Npy.writeNpz(npz, arrays);
+        }
     }
 
     /**
@@ -505,15 +510,21 @@ public abstract class Module implements AutoCloseable {
         }
     }
 
-    /** A new tensor holding a copy of {@code input}: the identity as a {@link #forward} result. */
-    static Tensor copy(Tensor input) {
+    /** {@code input}, which must be non-null and open. */
+    static Tensor requireInput(Tensor input) {
         if (input == null) {
             throw new IllegalArgumentException("input must not be null");
         }
         if (input.isClosed()) {
             throw new IllegalStateException("input (" + input.describe() + ") is closed");
         }
-        return Tensor.zeros(null, input.dtype(), input.shape()).copyFrom(input);
+        return input;
+    }
+
+    /** A new tensor on input's device holding a copy of {@code input}: the identity as a {@link #forward} result. */
+    static Tensor copy(Tensor input) {
+        requireInput(input);
+        return input.to(input.device());
     }
 
     /** The tensor of an optional parameter, or null. */

@@ -1,5 +1,6 @@
 package nnfuse.nn;
 
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import nnfuse.ArgmaxOps;
 import nnfuse.DType;
@@ -164,18 +165,24 @@ public final class Trainer {
         return order;
     }
 
-    /** Rows {@code order[start .. start + rows - 1]} of {@code t} (any element type), copied into a new tensor. */
+    /**
+     * Rows {@code order[start .. start + rows - 1]} of {@code t} (any element type), copied into a new tensor on
+     * t's device. The rows are gathered on the host: a dataset on a CUDA device goes through one host copy.
+     */
     private static Tensor gather(Tensor t, int[] order, int start, int rows) {
         long[] shape = t.shape();
         long rowBytes = t.numel() / shape[0] * t.dtype().byteSize();
         shape[0] = rows;
-        Tensor out = Tensor.zeros(null, t.dtype(), shape);
-        MemorySegment from = t.segment();
-        MemorySegment to = out.segment();
-        for (int r = 0; r < rows; r++) {
-            MemorySegment.copy(from, order[start + r] * rowBytes, to, r * rowBytes, rowBytes);
+        try (Arena arena = Arena.ofConfined()) {
+            Tensor source = t.device().isCuda() ? Tensor.zeros(arena, t.dtype(), t.shape()).copyFrom(t) : t;
+            Tensor out = Tensor.zeros(arena, t.dtype(), shape);
+            MemorySegment from = source.segment();
+            MemorySegment to = out.segment();
+            for (int r = 0; r < rows; r++) {
+                MemorySegment.copy(from, order[start + r] * rowBytes, to, r * rowBytes, rowBytes);
+            }
+            return out.to(t.device());
         }
-        return out;
     }
 
     /** How many rows of {@code logits} have their label as argmax. */

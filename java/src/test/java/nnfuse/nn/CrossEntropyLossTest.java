@@ -103,7 +103,7 @@ class CrossEntropyLossTest {
         assertMessage(assertThrows(IllegalArgumentException.class,
                 () -> new CrossEntropyLoss(null, Reduction.MEAN, -100, 1.5f)),
                 "label_smoothing must be between 0.0 and 1.0. Got: 1.5");
-        try (Tensor longs = Tensor.zeros(null, DType.INT64, 3)) {
+        try (Tensor longs = Tensor.zeros(DType.INT64, 3)) {
             assertMessage(assertThrows(IllegalArgumentException.class,
                     () -> new CrossEntropyLoss(longs, Reduction.MEAN, -100, 0f)), "weight", "int64[3]");
         }

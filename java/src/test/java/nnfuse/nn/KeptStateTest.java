@@ -118,7 +118,7 @@ class KeptStateTest {
     @Test
     void badGradOutputKeepsTheState() {
         try (Linear linear = new Linear(3, 2, true, 1); Tensor x = Tensor.zeros(4, 3); Tensor y = linear.forward(x);
-                Tensor wrongShape = Tensor.zeros(4, 3); Tensor wrongType = Tensor.zeros(null, DType.INT64, 4, 2)) {
+                Tensor wrongShape = Tensor.zeros(4, 3); Tensor wrongType = Tensor.zeros(DType.INT64, 4, 2)) {
             assertMessage(assertThrows(IllegalArgumentException.class, () -> linear.backward(wrongShape)),
                     "gradOutput", "[4, 2]", "float32[4, 3]");
             assertMessage(assertThrows(IllegalArgumentException.class, () -> linear.backward(wrongType)),

@@ -144,7 +144,7 @@ class TrainerTest {
                     "labels", "float32[4]");
             assertMessage(assertThrows(IllegalArgumentException.class, () -> trainer.trainEpoch(flat, labels, 2, 0)),
                     "x", "float32[32]");
-            try (Tensor good = Tensor.zeros(null, DType.INT64, 4)) {
+            try (Tensor good = Tensor.zeros(DType.INT64, 4)) {
                 assertMessage(assertThrows(IllegalArgumentException.class, () -> trainer.trainEpoch(x, good, 0, 0)),
                         "batchSize", "0");
             }

@@ -17,8 +17,13 @@ public final class CpuLevels {
 
     private CpuLevels() {}
 
-    /** Makes the library run at {@code level}, or skips the test when this CPU lacks it. */
+    /**
+     * Makes the library run at {@code level}, or skips the test when this CPU lacks it. On the CUDA backend
+     * the level changes nothing the test runs, so only the starting level's run is kept.
+     */
     public static void use(CpuLevel level) {
+        assumeTrue(level == INITIAL || !Nnfuse.backend().device().isCuda(),
+                "CPU levels do not apply to the CUDA backend");
         assumeTrue(Nnfuse.supports(level), "this CPU lacks the " + level + " level");
         Nnfuse.setCpuLevel(level);
     }

@@ -1643,6 +1643,133 @@ public class nnfuse_h extends nnfuse_h$shared {
         }
     }
 
+    private static class nf_cuda_relu_fwd_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            nnfuse_h.C_INT,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("nf_cuda_relu_fwd_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_relu_fwd_f32(float *y, const float *x, int64_t n, int32_t device)
+     * }
+     */
+    public static FunctionDescriptor nf_cuda_relu_fwd_f32$descriptor() {
+        return nf_cuda_relu_fwd_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_relu_fwd_f32(float *y, const float *x, int64_t n, int32_t device)
+     * }
+     */
+    public static MethodHandle nf_cuda_relu_fwd_f32$handle() {
+        return nf_cuda_relu_fwd_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_relu_fwd_f32(float *y, const float *x, int64_t n, int32_t device)
+     * }
+     */
+    public static MemorySegment nf_cuda_relu_fwd_f32$address() {
+        return nf_cuda_relu_fwd_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t nf_cuda_relu_fwd_f32(float *y, const float *x, int64_t n, int32_t device)
+     * }
+     */
+    public static int nf_cuda_relu_fwd_f32(MemorySegment y, MemorySegment x, long n, int device) {
+        var mh$ = nf_cuda_relu_fwd_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("nf_cuda_relu_fwd_f32", y, x, n, device);
+            }
+            return (int)mh$.invokeExact(y, x, n, device);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class nf_cuda_relu_bwd_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            nnfuse_h.C_INT,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("nf_cuda_relu_bwd_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_relu_bwd_f32(float *dx, const float *dy, const float *y, int64_t n, int32_t device)
+     * }
+     */
+    public static FunctionDescriptor nf_cuda_relu_bwd_f32$descriptor() {
+        return nf_cuda_relu_bwd_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_relu_bwd_f32(float *dx, const float *dy, const float *y, int64_t n, int32_t device)
+     * }
+     */
+    public static MethodHandle nf_cuda_relu_bwd_f32$handle() {
+        return nf_cuda_relu_bwd_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_relu_bwd_f32(float *dx, const float *dy, const float *y, int64_t n, int32_t device)
+     * }
+     */
+    public static MemorySegment nf_cuda_relu_bwd_f32$address() {
+        return nf_cuda_relu_bwd_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t nf_cuda_relu_bwd_f32(float *dx, const float *dy, const float *y, int64_t n, int32_t device)
+     * }
+     */
+    public static int nf_cuda_relu_bwd_f32(MemorySegment dx, MemorySegment dy, MemorySegment y, long n, int device) {
+        var mh$ = nf_cuda_relu_bwd_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("nf_cuda_relu_bwd_f32", dx, dy, y, n, device);
+            }
+            return (int)mh$.invokeExact(dx, dy, y, n, device);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static class nf_batchnorm_fwd_train_f32 {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             nnfuse_h.C_INT,
@@ -2744,6 +2871,620 @@ public class nnfuse_h extends nnfuse_h$shared {
                 traceDowncall("nf_linear_ln_relu_packed_fwd_f32", y, h, mean, rstd, x, packed, bias, gamma, beta, rows, in_features, out_features, eps, relu);
             }
             return (int)mh$.invokeExact(y, h, mean, rstd, x, packed, bias, gamma, beta, rows, in_features, out_features, eps, relu);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class nf_cuda_emulated {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            nnfuse_h.C_INT    );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("nf_cuda_emulated");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_emulated(void)
+     * }
+     */
+    public static FunctionDescriptor nf_cuda_emulated$descriptor() {
+        return nf_cuda_emulated.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_emulated(void)
+     * }
+     */
+    public static MethodHandle nf_cuda_emulated$handle() {
+        return nf_cuda_emulated.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_emulated(void)
+     * }
+     */
+    public static MemorySegment nf_cuda_emulated$address() {
+        return nf_cuda_emulated.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t nf_cuda_emulated(void)
+     * }
+     */
+    public static int nf_cuda_emulated() {
+        var mh$ = nf_cuda_emulated.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("nf_cuda_emulated");
+            }
+            return (int)mh$.invokeExact();
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class nf_cuda_device_count {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            nnfuse_h.C_INT,
+            nnfuse_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("nf_cuda_device_count");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_device_count(int32_t *count)
+     * }
+     */
+    public static FunctionDescriptor nf_cuda_device_count$descriptor() {
+        return nf_cuda_device_count.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_device_count(int32_t *count)
+     * }
+     */
+    public static MethodHandle nf_cuda_device_count$handle() {
+        return nf_cuda_device_count.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_device_count(int32_t *count)
+     * }
+     */
+    public static MemorySegment nf_cuda_device_count$address() {
+        return nf_cuda_device_count.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t nf_cuda_device_count(int32_t *count)
+     * }
+     */
+    public static int nf_cuda_device_count(MemorySegment count) {
+        var mh$ = nf_cuda_device_count.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("nf_cuda_device_count", count);
+            }
+            return (int)mh$.invokeExact(count);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class nf_cuda_device_name {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            nnfuse_h.C_INT,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("nf_cuda_device_name");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_device_name(char *name, int64_t capacity, int32_t device)
+     * }
+     */
+    public static FunctionDescriptor nf_cuda_device_name$descriptor() {
+        return nf_cuda_device_name.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_device_name(char *name, int64_t capacity, int32_t device)
+     * }
+     */
+    public static MethodHandle nf_cuda_device_name$handle() {
+        return nf_cuda_device_name.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_device_name(char *name, int64_t capacity, int32_t device)
+     * }
+     */
+    public static MemorySegment nf_cuda_device_name$address() {
+        return nf_cuda_device_name.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t nf_cuda_device_name(char *name, int64_t capacity, int32_t device)
+     * }
+     */
+    public static int nf_cuda_device_name(MemorySegment name, long capacity, int device) {
+        var mh$ = nf_cuda_device_name.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("nf_cuda_device_name", name, capacity, device);
+            }
+            return (int)mh$.invokeExact(name, capacity, device);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class nf_cuda_malloc {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            nnfuse_h.C_INT,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("nf_cuda_malloc");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_malloc(void **ptr, int64_t bytes, int32_t device)
+     * }
+     */
+    public static FunctionDescriptor nf_cuda_malloc$descriptor() {
+        return nf_cuda_malloc.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_malloc(void **ptr, int64_t bytes, int32_t device)
+     * }
+     */
+    public static MethodHandle nf_cuda_malloc$handle() {
+        return nf_cuda_malloc.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_malloc(void **ptr, int64_t bytes, int32_t device)
+     * }
+     */
+    public static MemorySegment nf_cuda_malloc$address() {
+        return nf_cuda_malloc.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t nf_cuda_malloc(void **ptr, int64_t bytes, int32_t device)
+     * }
+     */
+    public static int nf_cuda_malloc(MemorySegment ptr, long bytes, int device) {
+        var mh$ = nf_cuda_malloc.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("nf_cuda_malloc", ptr, bytes, device);
+            }
+            return (int)mh$.invokeExact(ptr, bytes, device);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class nf_cuda_free {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            nnfuse_h.C_INT,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("nf_cuda_free");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_free(void *ptr, int32_t device)
+     * }
+     */
+    public static FunctionDescriptor nf_cuda_free$descriptor() {
+        return nf_cuda_free.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_free(void *ptr, int32_t device)
+     * }
+     */
+    public static MethodHandle nf_cuda_free$handle() {
+        return nf_cuda_free.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_free(void *ptr, int32_t device)
+     * }
+     */
+    public static MemorySegment nf_cuda_free$address() {
+        return nf_cuda_free.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t nf_cuda_free(void *ptr, int32_t device)
+     * }
+     */
+    public static int nf_cuda_free(MemorySegment ptr, int device) {
+        var mh$ = nf_cuda_free.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("nf_cuda_free", ptr, device);
+            }
+            return (int)mh$.invokeExact(ptr, device);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class nf_cuda_memcpy_h2d {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            nnfuse_h.C_INT,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("nf_cuda_memcpy_h2d");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_memcpy_h2d(void *dst, const void *src, int64_t bytes, int32_t device)
+     * }
+     */
+    public static FunctionDescriptor nf_cuda_memcpy_h2d$descriptor() {
+        return nf_cuda_memcpy_h2d.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_memcpy_h2d(void *dst, const void *src, int64_t bytes, int32_t device)
+     * }
+     */
+    public static MethodHandle nf_cuda_memcpy_h2d$handle() {
+        return nf_cuda_memcpy_h2d.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_memcpy_h2d(void *dst, const void *src, int64_t bytes, int32_t device)
+     * }
+     */
+    public static MemorySegment nf_cuda_memcpy_h2d$address() {
+        return nf_cuda_memcpy_h2d.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t nf_cuda_memcpy_h2d(void *dst, const void *src, int64_t bytes, int32_t device)
+     * }
+     */
+    public static int nf_cuda_memcpy_h2d(MemorySegment dst, MemorySegment src, long bytes, int device) {
+        var mh$ = nf_cuda_memcpy_h2d.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("nf_cuda_memcpy_h2d", dst, src, bytes, device);
+            }
+            return (int)mh$.invokeExact(dst, src, bytes, device);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class nf_cuda_memcpy_d2h {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            nnfuse_h.C_INT,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("nf_cuda_memcpy_d2h");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_memcpy_d2h(void *dst, const void *src, int64_t bytes, int32_t device)
+     * }
+     */
+    public static FunctionDescriptor nf_cuda_memcpy_d2h$descriptor() {
+        return nf_cuda_memcpy_d2h.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_memcpy_d2h(void *dst, const void *src, int64_t bytes, int32_t device)
+     * }
+     */
+    public static MethodHandle nf_cuda_memcpy_d2h$handle() {
+        return nf_cuda_memcpy_d2h.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_memcpy_d2h(void *dst, const void *src, int64_t bytes, int32_t device)
+     * }
+     */
+    public static MemorySegment nf_cuda_memcpy_d2h$address() {
+        return nf_cuda_memcpy_d2h.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t nf_cuda_memcpy_d2h(void *dst, const void *src, int64_t bytes, int32_t device)
+     * }
+     */
+    public static int nf_cuda_memcpy_d2h(MemorySegment dst, MemorySegment src, long bytes, int device) {
+        var mh$ = nf_cuda_memcpy_d2h.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("nf_cuda_memcpy_d2h", dst, src, bytes, device);
+            }
+            return (int)mh$.invokeExact(dst, src, bytes, device);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class nf_cuda_memcpy_d2d {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            nnfuse_h.C_INT,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("nf_cuda_memcpy_d2d");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_memcpy_d2d(void *dst, const void *src, int64_t bytes, int32_t device)
+     * }
+     */
+    public static FunctionDescriptor nf_cuda_memcpy_d2d$descriptor() {
+        return nf_cuda_memcpy_d2d.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_memcpy_d2d(void *dst, const void *src, int64_t bytes, int32_t device)
+     * }
+     */
+    public static MethodHandle nf_cuda_memcpy_d2d$handle() {
+        return nf_cuda_memcpy_d2d.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_memcpy_d2d(void *dst, const void *src, int64_t bytes, int32_t device)
+     * }
+     */
+    public static MemorySegment nf_cuda_memcpy_d2d$address() {
+        return nf_cuda_memcpy_d2d.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t nf_cuda_memcpy_d2d(void *dst, const void *src, int64_t bytes, int32_t device)
+     * }
+     */
+    public static int nf_cuda_memcpy_d2d(MemorySegment dst, MemorySegment src, long bytes, int device) {
+        var mh$ = nf_cuda_memcpy_d2d.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("nf_cuda_memcpy_d2d", dst, src, bytes, device);
+            }
+            return (int)mh$.invokeExact(dst, src, bytes, device);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class nf_cuda_memset_zero {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            nnfuse_h.C_INT,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("nf_cuda_memset_zero");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_memset_zero(void *dst, int64_t bytes, int32_t device)
+     * }
+     */
+    public static FunctionDescriptor nf_cuda_memset_zero$descriptor() {
+        return nf_cuda_memset_zero.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_memset_zero(void *dst, int64_t bytes, int32_t device)
+     * }
+     */
+    public static MethodHandle nf_cuda_memset_zero$handle() {
+        return nf_cuda_memset_zero.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_memset_zero(void *dst, int64_t bytes, int32_t device)
+     * }
+     */
+    public static MemorySegment nf_cuda_memset_zero$address() {
+        return nf_cuda_memset_zero.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t nf_cuda_memset_zero(void *dst, int64_t bytes, int32_t device)
+     * }
+     */
+    public static int nf_cuda_memset_zero(MemorySegment dst, long bytes, int device) {
+        var mh$ = nf_cuda_memset_zero.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("nf_cuda_memset_zero", dst, bytes, device);
+            }
+            return (int)mh$.invokeExact(dst, bytes, device);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class nf_cuda_synchronize {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            nnfuse_h.C_INT,
+            nnfuse_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("nf_cuda_synchronize");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_synchronize(int32_t device)
+     * }
+     */
+    public static FunctionDescriptor nf_cuda_synchronize$descriptor() {
+        return nf_cuda_synchronize.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_synchronize(int32_t device)
+     * }
+     */
+    public static MethodHandle nf_cuda_synchronize$handle() {
+        return nf_cuda_synchronize.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_synchronize(int32_t device)
+     * }
+     */
+    public static MemorySegment nf_cuda_synchronize$address() {
+        return nf_cuda_synchronize.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t nf_cuda_synchronize(int32_t device)
+     * }
+     */
+    public static int nf_cuda_synchronize(int device) {
+        var mh$ = nf_cuda_synchronize.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("nf_cuda_synchronize", device);
+            }
+            return (int)mh$.invokeExact(device);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
