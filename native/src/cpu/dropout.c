@@ -228,9 +228,8 @@ NF_TARGET_AVX512 static void philox_blocks_avx512(uint32_t *out, uint64_t seed, 
         const __m512i first_lo = _mm512_set1_epi32((int)(uint32_t)c);
         const __m512i lo = _mm512_add_epi32(first_lo, lane);
         const __mmask16 carry = _mm512_cmplt_epu32_mask(lo, first_lo);
-        const __m512i hi = _mm512_mask_add_epi32(_mm512_set1_epi32((int)(uint32_t)(c >> 32)), carry,
-                                                 _mm512_set1_epi32((int)(uint32_t)(c >> 32)),
-                                                 _mm512_set1_epi32(1));
+        const __m512i first_hi = _mm512_set1_epi32((int)(uint32_t)(c >> 32));
+        const __m512i hi = _mm512_mask_add_epi32(first_hi, carry, first_hi, _mm512_set1_epi32(1));
         uint32_t k0 = (uint32_t)seed, k1 = (uint32_t)(seed >> 32);
         __m512i hi0, lo0, hi1, lo1;
         mulhilo16(lo, m0, &hi0, &lo0);
