@@ -13,7 +13,10 @@ command -v c++filt >/dev/null 2>&1 || { echo "cuda-resources.sh: c++filt (binuti
 echo "| file | kernel | registers | shared memory (bytes) | stack frame (bytes) | spill stores / loads (bytes) |"
 echo "| --- | --- | --- | --- | --- | --- |"
 for cu in "$here"/src/cuda/*.cu; do
-    nvcc -arch="$arch" --fmad=false -std=c++17 -Xptxas -v -I "$here/include" -c "$cu" -o /dev/null 2>&1 |
+    # The flags of cmake/NnfuseCuda.cmake that change the generated code.
+    report=$(nvcc -arch="$arch" --fmad=false -std=c++17 --expt-relaxed-constexpr -O3 -DNDEBUG -Xptxas -v \
+        -I "$here/include" -c "$cu" -o /dev/null 2>&1) || { echo "$report" >&2; exit 1; }
+    echo "$report" |
         awk -v file="$(basename "$cu")" '
             /Compiling entry function/ { match($0, /'"'"'[^'"'"']*'"'"'/); name = substr($0, RSTART + 1, RLENGTH - 2) }
             /bytes stack frame/ { stack = $1; stores = $5; loads = $9 }
@@ -24,7 +27,7 @@ for cu in "$here"/src/cuda/*.cu; do
                 printf "%s\t%s\t%s\t%s\t%s\t%s / %s\n", file, name, regs, smem, stack, stores, loads
             }' |
         while IFS=$'\t' read -r file name regs smem stack spills; do
-            kernel=$(echo "$name" | c++filt | sed 's/(anonymous namespace):://g; s/(.*//')
+            kernel=$(echo "$name" | c++filt | sed 's/(anonymous namespace):://g; s/([^()]*)$//; s/^void //')
             echo "| $file | \`$kernel\` | $regs | $smem | $stack | $spills |"
         done
 done

@@ -105,6 +105,15 @@ NF_API int32_t nf_layernorm_bwd_f32(float *dx, float *dgamma, float *dbeta, cons
                                     const float *gamma, int64_t rows, int64_t cols,
                                     int32_t accumulate);
 
+/* The CUDA backend's LayerNorm: see "CUDA backend" below. */
+NF_API int32_t nf_cuda_layernorm_fwd_f32(float *y, float *mean, float *rstd, const float *x,
+                                         const float *gamma, const float *beta, int64_t rows,
+                                         int64_t cols, float eps, int32_t device);
+NF_API int32_t nf_cuda_layernorm_bwd_f32(float *dx, float *dgamma, float *dbeta, const float *dy,
+                                         const float *x, const float *mean, const float *rstd,
+                                         const float *gamma, int64_t rows, int64_t cols,
+                                         int32_t accumulate, int32_t device);
+
 /* ---- Random numbers ----------------------------------------------------- */
 
 /*
@@ -139,6 +148,12 @@ NF_API int32_t nf_softmax_fwd_f32(float *y, const float *x, int64_t rows,
 NF_API int32_t nf_log_softmax_fwd_f32(float *y, const float *x, int64_t rows,
                                       int64_t cols);
 
+/* The CUDA backend's softmax and log-softmax: see "CUDA backend" below. */
+NF_API int32_t nf_cuda_softmax_fwd_f32(float *y, const float *x, int64_t rows, int64_t cols,
+                                       int32_t device);
+NF_API int32_t nf_cuda_log_softmax_fwd_f32(float *y, const float *x, int64_t rows, int64_t cols,
+                                           int32_t device);
+
 /* ---- Cross-entropy ----------------------------------------------------- */
 
 /* Reductions of a per-sample loss, as PyTorch's reduction='none'|'mean'|'sum'. */
@@ -168,6 +183,13 @@ NF_API int32_t nf_cross_entropy_fwd_f32(float *loss, const float *logits,
                                         float label_smoothing,
                                         int32_t reduction);
 
+/* The CUDA backend's cross-entropy: see "CUDA backend" below. It checks the labels
+ * on the device and waits for that check (a synchronization) to report a bad one. */
+NF_API int32_t nf_cuda_cross_entropy_fwd_f32(float *loss, const float *logits, const int64_t *labels,
+                                             const float *weight, int64_t rows, int64_t classes,
+                                             int64_t ignore_index, float label_smoothing,
+                                             int32_t reduction, int32_t device);
+
 /* ---- Argmax ------------------------------------------------------------ */
 
 /*
@@ -178,6 +200,10 @@ NF_API int32_t nf_cross_entropy_fwd_f32(float *loss, const float *logits,
 NF_API int32_t nf_argmax_fwd_f32(int64_t *index, const float *x, int64_t rows,
                                  int64_t cols);
 
+/* The CUDA backend's argmax: see "CUDA backend" below. */
+NF_API int32_t nf_cuda_argmax_fwd_f32(int64_t *index, const float *x, int64_t rows, int64_t cols,
+                                      int32_t device);
+
 /* ---- L2 penalty -------------------------------------------------------- */
 
 /*
@@ -186,6 +212,11 @@ NF_API int32_t nf_argmax_fwd_f32(int64_t *index, const float *x, int64_t rows,
  * the result is the same for every thread count. Requires n >= 1.
  */
 NF_API int32_t nf_l2_fwd_f32(double *sum_squares, const float *x, int64_t n);
+
+/* The CUDA backend's sum of squares, the same bits: see "CUDA backend" below. sum_squares is a
+ * host pointer: the call synchronizes to return the sum. */
+NF_API int32_t nf_cuda_l2_fwd_f32(double *sum_squares, const float *x, int64_t n, int32_t device);
+
 /* ---- Dropout ------------------------------------------------------------ */
 
 /*
@@ -212,6 +243,12 @@ NF_API int32_t nf_dropout_fwd_f32(float *y, const float *x, int64_t n, uint64_t 
  */
 NF_API int32_t nf_dropout_mask_fwd_f32(float *mask, int64_t n, uint64_t seed, uint64_t offset,
                                        float p);
+
+/* The CUDA backend's dropout, the same masks bit for bit: see "CUDA backend" below. */
+NF_API int32_t nf_cuda_dropout_fwd_f32(float *y, const float *x, int64_t n, uint64_t seed,
+                                       uint64_t offset, float p, int32_t inverted, int32_t device);
+NF_API int32_t nf_cuda_dropout_mask_fwd_f32(float *mask, int64_t n, uint64_t seed, uint64_t offset,
+                                            float p, int32_t device);
 
 /* ---- Linear ------------------------------------------------------------ */
 
@@ -251,6 +288,15 @@ NF_API int32_t nf_linear_fwd_f32(float *y, const float *x, const float *weight,
 NF_API int32_t nf_linear_bwd_f32(float *dx, float *dweight, float *dbias, const float *dy,
                                  const float *x, const float *weight, int64_t rows,
                                  int64_t in_features, int64_t out_features, int32_t accumulate);
+
+/* The CUDA backend's Linear: see "CUDA backend" below. */
+NF_API int32_t nf_cuda_linear_fwd_f32(float *y, const float *x, const float *weight, const float *bias,
+                                      int64_t rows, int64_t in_features, int64_t out_features,
+                                      int32_t device);
+NF_API int32_t nf_cuda_linear_bwd_f32(float *dx, float *dweight, float *dbias, const float *dy,
+                                      const float *x, const float *weight, int64_t rows,
+                                      int64_t in_features, int64_t out_features, int32_t accumulate,
+                                      int32_t device);
 
 /* ---- Linear + LayerNorm + ReLU ----------------------------------------- */
 
@@ -301,6 +347,19 @@ NF_API int32_t nf_linear_ln_relu_bwd_f32(float *dx, float *dweight, float *dbias
                                          const float *rstd, const float *gamma, const float *beta,
                                          int64_t rows, int64_t in_features, int64_t out_features,
                                          int32_t relu, int32_t accumulate);
+
+/* The CUDA backend's Linear + LayerNorm + ReLU: see "CUDA backend" below. */
+NF_API int32_t nf_cuda_linear_ln_relu_fwd_f32(float *y, float *h, float *mean, float *rstd,
+                                              const float *x, const float *weight, const float *bias,
+                                              const float *gamma, const float *beta, int64_t rows,
+                                              int64_t in_features, int64_t out_features, float eps,
+                                              int32_t relu, int32_t device);
+NF_API int32_t nf_cuda_linear_ln_relu_bwd_f32(float *dx, float *dweight, float *dbias, float *dgamma,
+                                              float *dbeta, const float *dy, const float *x,
+                                              const float *weight, const float *h, const float *mean,
+                                              const float *rstd, const float *gamma, const float *beta,
+                                              int64_t rows, int64_t in_features, int64_t out_features,
+                                              int32_t relu, int32_t accumulate, int32_t device);
 
 /* ---- ReLU -------------------------------------------------------------- */
 
@@ -404,6 +463,25 @@ NF_API int32_t nf_batchnorm_bwd_eval_f32(float *dx, float *dgamma, float *dbeta,
                                          int64_t n, int64_t c, float eps,
                                          int32_t accumulate);
 
+/* The CUDA backend's BatchNorm: see "CUDA backend" below. */
+NF_API int32_t nf_cuda_batchnorm_fwd_train_f32(float *y, float *save_mean, float *save_rstd,
+                                               float *running_mean, float *running_var,
+                                               const float *x, const float *gamma, const float *beta,
+                                               int64_t n, int64_t c, float eps, float momentum,
+                                               int32_t device);
+NF_API int32_t nf_cuda_batchnorm_fwd_eval_f32(float *y, const float *x, const float *running_mean,
+                                              const float *running_var, const float *gamma,
+                                              const float *beta, int64_t n, int64_t c, float eps,
+                                              int32_t device);
+NF_API int32_t nf_cuda_batchnorm_bwd_train_f32(float *dx, float *dgamma, float *dbeta, const float *dy,
+                                               const float *x, const float *save_mean,
+                                               const float *save_rstd, const float *gamma, int64_t n,
+                                               int64_t c, int32_t accumulate, int32_t device);
+NF_API int32_t nf_cuda_batchnorm_bwd_eval_f32(float *dx, float *dgamma, float *dbeta, const float *dy,
+                                              const float *x, const float *running_mean,
+                                              const float *running_var, const float *gamma, int64_t n,
+                                              int64_t c, float eps, int32_t accumulate, int32_t device);
+
 /* ---- Dropout backward --------------------------------------------------- */
 
 /*
@@ -416,6 +494,10 @@ NF_API int32_t nf_batchnorm_bwd_eval_f32(float *dx, float *dgamma, float *dbeta,
  */
 NF_API int32_t nf_dropout_bwd_f32(float *dx, const float *dy, int64_t n, uint64_t seed,
                                   uint64_t offset, float p, int32_t inverted);
+
+/* The CUDA backend's dropout backward: see "CUDA backend" below. */
+NF_API int32_t nf_cuda_dropout_bwd_f32(float *dx, const float *dy, int64_t n, uint64_t seed,
+                                       uint64_t offset, float p, int32_t inverted, int32_t device);
 
 /* ---- Cross-entropy backward -------------------------------------------- */
 
@@ -440,6 +522,12 @@ NF_API int32_t nf_cross_entropy_bwd_f32(float *dlogits, const float *dloss,
                                         int64_t classes, int64_t ignore_index,
                                         float label_smoothing, int32_t reduction);
 
+/* The CUDA backend's cross-entropy backward: see "CUDA backend" below; synchronizes as the forward. */
+NF_API int32_t nf_cuda_cross_entropy_bwd_f32(float *dlogits, const float *dloss, const float *logits,
+                                             const int64_t *labels, const float *weight, int64_t rows,
+                                             int64_t classes, int64_t ignore_index,
+                                             float label_smoothing, int32_t reduction, int32_t device);
+
 /* ---- L2 penalty backward ----------------------------------------------- */
 
 /*
@@ -454,6 +542,10 @@ NF_API int32_t nf_cross_entropy_bwd_f32(float *dlogits, const float *dloss,
  */
 NF_API int32_t nf_l2_bwd_f32(float *grad, const float *x, int64_t n, float lambda,
                              int32_t accumulate);
+
+/* The CUDA backend's L2 gradient: see "CUDA backend" below. */
+NF_API int32_t nf_cuda_l2_bwd_f32(float *grad, const float *x, int64_t n, float lambda,
+                                  int32_t accumulate, int32_t device);
 
 /* ---- SGD ---------------------------------------------------------------- */
 
@@ -473,6 +565,11 @@ NF_API int32_t nf_l2_bwd_f32(float *grad, const float *x, int64_t n, float lambd
 NF_API int32_t nf_sgd_step_f32(float *param, float *momentum_buffer, const float *grad,
                                int64_t n, float lr, float momentum, float dampening,
                                float weight_decay, int32_t nesterov, int32_t first_step);
+
+/* The CUDA backend's SGD step, the same bits: see "CUDA backend" below. */
+NF_API int32_t nf_cuda_sgd_step_f32(float *param, float *momentum_buffer, const float *grad, int64_t n,
+                                    float lr, float momentum, float dampening, float weight_decay,
+                                    int32_t nesterov, int32_t first_step, int32_t device);
 
 /* ---- CPU dispatch ------------------------------------------------------ */
 

@@ -44,4 +44,19 @@ static inline NF_HOST_DEVICE float nf_dropout_scale(float p) {
     return 1.0f / (1.0f - p);
 }
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*
+ * The checks every dropout entry point makes, with their messages under the
+ * name op: n >= 1, p in [0, 1], and a stream range offset .. offset + n - 1
+ * that does not wrap.
+ */
+int32_t nf_dropout_check(const char *op, int64_t n, uint64_t offset, float p);
+
+#ifdef __cplusplus
+}
+#endif
+
 #endif

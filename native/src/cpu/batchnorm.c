@@ -25,6 +25,7 @@
 #include "layernorm.h"
 
 #include "../common/error.h"
+#include "../common/norm.h"
 #include "../common/parallel.h"
 #include "../common/welford.h"
 
@@ -84,12 +85,7 @@ static inline __attribute__((always_inline)) void tile_moments(double *mean_out,
     }
 }
 
-/*
- * Per column, y = ((x - hi) - lo) * scale + shift. The mean is a float pair
- * (hi + lo): x - hi is exact when x is within a factor of two of hi
- * (Sterbenz), so a large mean costs no accuracy; scale = rstd * gamma is
- * rounded once, from double.
- */
+/* The columns' nf_batchnorm_affine maps (common/norm.h) as four arrays, for the vectorized apply pass. */
 typedef struct {
     float *hi, *lo, *scale, *shift;
 } column_affine;
@@ -105,13 +101,13 @@ static column_affine affine_alloc(int64_t c) {
     return a;
 }
 
-/* gamma and beta NULL stand for 1 and 0, as PyTorch substitutes for an undefined weight and bias. */
 static void affine_set(column_affine a, int64_t j, double mean, double rstd, const float *gamma,
                        const float *beta) {
-    a.hi[j] = (float)mean;
-    a.lo[j] = (float)(mean - (double)a.hi[j]);
-    a.scale[j] = (float)(gamma != NULL ? rstd * (double)gamma[j] : rstd);
-    a.shift[j] = beta != NULL ? beta[j] : 0.0f;
+    const nf_batchnorm_affine m = nf_batchnorm_affine_of(mean, rstd, gamma, beta, j);
+    a.hi[j] = m.hi;
+    a.lo[j] = m.lo;
+    a.scale[j] = m.scale;
+    a.shift[j] = m.shift;
 }
 
 static inline __attribute__((always_inline)) void affine_apply(float *y, const float *x, int64_t c, tile s,
@@ -122,7 +118,7 @@ static inline __attribute__((always_inline)) void affine_apply(float *y, const f
         float *yr = y + r * c + s.j0;
         /* simd: each element is read before it is written, so y may be x. */
 #pragma omp simd
-        for (int64_t j = 0; j < s.cols; j++) yr[j] = ((xr[j] - hi[j]) - lo[j]) * scale[j] + shift[j];
+        for (int64_t j = 0; j < s.cols; j++) yr[j] = nf_batchnorm_apply(xr[j], hi[j], lo[j], scale[j], shift[j]);
     }
 }
 
@@ -165,18 +161,6 @@ static const level_passes PASSES[NF_CPU_LEVELS] = {
     {moments_scalar, apply_scalar}, {moments_scalar, apply_scalar}, {moments_scalar, apply_scalar}};
 #endif
 
-/*
- * 1 / sqrt(var + eps), except 0 when var and eps are both 0: PyTorch's InvStd,
- * so that a constant column in training gives beta rather than NaN.
- */
-static double inv_std(double var, float eps) {
-    if (var == 0.0 && eps == 0.0f) return 0.0;
-    return 1.0 / sqrt(var + (double)eps);
-}
-
-/* PyTorch's inference path takes 1 / sqrt(var + eps) as is: no InvStd guard. */
-static double running_rstd(float running_var, float eps) { return 1.0 / sqrt((double)running_var + (double)eps); }
-
 /* An array an entry point reads or writes, for check_disjoint. */
 typedef struct {
     const float *p;
@@ -216,15 +200,14 @@ static void finish_column(const tiling *g, int64_t j, const double *part_mean, c
         const nf_welford part = {(double)rows_of_tile(g, rt), part_mean[rt * g->c + j], part_m2[rt * g->c + j]};
         acc = nf_welford_merge(acc, part);
     }
-    const double rstd = inv_std(acc.m2 / (double)g->n, eps);
+    const double rstd = nf_batchnorm_inv_std(acc.m2 / (double)g->n, eps);
     affine_set(a, j, acc.mean, rstd, gamma, beta);
     if (out.save_mean != NULL) out.save_mean[j] = (float)acc.mean;
     if (out.save_rstd != NULL) out.save_rstd[j] = (float)rstd;
     if (out.running_mean != NULL) {
-        const double m = momentum;
         const double unbiased = acc.m2 / (double)(g->n - 1);
-        out.running_mean[j] = (float)(m * acc.mean + (1.0 - m) * (double)out.running_mean[j]);
-        out.running_var[j] = (float)(m * unbiased + (1.0 - m) * (double)out.running_var[j]);
+        out.running_mean[j] = nf_batchnorm_running_update(momentum, acc.mean, out.running_mean[j]);
+        out.running_var[j] = nf_batchnorm_running_update(momentum, unbiased, out.running_var[j]);
     }
 }
 
@@ -332,7 +315,7 @@ NF_API int32_t nf_batchnorm_fwd_eval_f32(float *y, const float *x, const float *
     NF_PARALLEL_IF(n * c >= NF_PARALLEL_MIN_WORK, nf_threads(),
         _Pragma("omp for schedule(static)")
         for (int64_t j = 0; j < c; j++)
-            affine_set(a, j, running_mean[j], running_rstd(running_var[j], eps), gamma, beta);
+            affine_set(a, j, running_mean[j], nf_batchnorm_running_rstd(running_var[j], eps), gamma, beta);
         _Pragma("omp for schedule(static)")
         for (int64_t t = 0; t < apply_tiles; t++) passes->apply(y, x, c, tile_at(&apply, t), a);
     );
@@ -424,7 +407,7 @@ static void finish_grad_column(const tiling *t, int64_t j, bwd_scratch m, const 
             sum_dy += m.part_dy[rt * t->c + j];
             sum_dyxc += m.part_dyxc[rt * t->c + j];
         }
-    const double rstd = train ? (double)g->rstd[j] : running_rstd(g->running_var[j], g->eps);
+    const double rstd = train ? (double)g->rstd[j] : nf_batchnorm_running_rstd(g->running_var[j], g->eps);
     store_param_grad(g->dgamma == NULL ? NULL : g->dgamma + j, sum_dyxc * rstd, g->accumulate);
     store_param_grad(g->dbeta == NULL ? NULL : g->dbeta + j, sum_dy, g->accumulate);
     const double a = g->gamma != NULL ? (double)g->gamma[j] * rstd : rstd;
@@ -444,7 +427,7 @@ static void grad_apply(const bwd_args *g, int64_t c, tile s, bwd_scratch m) {
         /* simd: each dy is read before its dx is written, so dx may be dy. */
 #pragma omp simd
         for (int64_t j = 0; j < s.cols; j++)
-            dxr[j] = (float)(a[j] * (double)dyr[j] + b[j] * ((double)xr[j] - (double)mean[j]) + k[j]);
+            dxr[j] = nf_batchnorm_dx(a[j], b[j], k[j], dyr[j], xr[j], mean[j]);
     }
 }
 

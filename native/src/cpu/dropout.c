@@ -305,8 +305,7 @@ static int32_t dropout_run(const char *op, float *y, const float *x, int64_t n, 
     return NF_OK;
 }
 
-/* Checks shared by both entry points: n, p, and a stream range o .. o + n - 1 that does not wrap. */
-static int32_t check_common(const char *op, int64_t n, uint64_t offset, float p) {
+int32_t nf_dropout_check(const char *op, int64_t n, uint64_t offset, float p) {
     NF_CHECK_POSITIVE(op, n);
     if (!(p >= 0.0f && p <= 1.0f))
         return nf_fail(NF_ERR_INVALID_ARGUMENT,
@@ -327,7 +326,7 @@ static int32_t check_common(const char *op, int64_t n, uint64_t offset, float p)
  */
 static int32_t dropout_map(const char *op, float *y, const float *x, int64_t n, uint64_t seed, uint64_t offset,
                            float p, int32_t inverted) {
-    const int32_t status = check_common(op, n, offset, p);
+    const int32_t status = nf_dropout_check(op, n, offset, p);
     if (status != NF_OK) return status;
     if (inverted != 0 && inverted != 1)
         return nf_fail(NF_ERR_INVALID_ARGUMENT, "%s: inverted must be 0 or 1, got %d", op, inverted);
@@ -360,7 +359,7 @@ NF_API int32_t nf_dropout_bwd_f32(float *dx, const float *dy, int64_t n, uint64_
 NF_API int32_t nf_dropout_mask_fwd_f32(float *mask, int64_t n, uint64_t seed, uint64_t offset, float p) {
     static const char op[] = "nf_dropout_mask_fwd_f32";
     NF_CHECK_PTR(op, mask);
-    const int32_t status = check_common(op, n, offset, p);
+    const int32_t status = nf_dropout_check(op, n, offset, p);
     if (status != NF_OK) return status;
     return dropout_run(op, mask, NULL, n, seed, offset, p, MODE_MASK);
 }

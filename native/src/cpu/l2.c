@@ -3,22 +3,22 @@
 #include <stdlib.h>
 
 #include "../common/error.h"
+#include "../common/l2.h"
 #include "../common/parallel.h"
 
 /*
  * Fixed-size chunks, independent of the thread count: each chunk is summed
- * alone, and the partial sums are added in chunk order, so the result is
- * bit-identical for any number of threads. A chunk is the parallel work
- * threshold (2^15 elements), so inputs below it run on the calling thread.
+ * alone, and the partial sums are added in chunk order (common/l2.h), so the
+ * result is bit-identical for any number of threads.
  */
-#define L2_CHUNK NF_PARALLEL_MIN_WORK
+#define L2_CHUNK NF_L2_CHUNK
 
 /* Eight double lanes: a fixed order the compiler may vectorize; squares of floats are exact in double. */
 static double chunk_sum_squares(const float *x, int64_t n) {
-    double lane[8] = {0};
+    double lane[NF_L2_LANES] = {0};
     int64_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int l = 0; l < 8; l++) {
+    for (; i + NF_L2_LANES <= n; i += NF_L2_LANES)
+        for (int l = 0; l < NF_L2_LANES; l++) {
             const double v = x[i + l];
             lane[l] += v * v;
         }
@@ -27,7 +27,7 @@ static double chunk_sum_squares(const float *x, int64_t n) {
         const double v = x[i];
         sum += v * v;
     }
-    for (int l = 0; l < 8; l++) sum += lane[l];
+    for (int l = 0; l < NF_L2_LANES; l++) sum += lane[l];
     return sum;
 }
 
@@ -63,8 +63,8 @@ NF_API int32_t nf_l2_fwd_f32(double *sum_squares, const float *x, int64_t n) {
  * (grad + weight_decay * param) add in the same order. Element-wise, so any
  * split of the work gives the same bits.
  */
-NF_API int32_t nf_l2_bwd_f32(float *grad, const float *x, int64_t n, float lambda, int32_t accumulate) {
-    static const char op[] = "nf_l2_bwd_f32";
+int32_t nf_l2_bwd_check(const char *op, const float *grad, const float *x, int64_t n, float lambda,
+                        int32_t accumulate) {
     NF_CHECK_PTR(op, grad);
     NF_CHECK_PTR(op, x);
     NF_CHECK_POSITIVE(op, n);
@@ -73,6 +73,12 @@ NF_API int32_t nf_l2_bwd_f32(float *grad, const float *x, int64_t n, float lambd
     if (accumulate != 0 && accumulate != 1)
         return nf_fail(NF_ERR_INVALID_ARGUMENT, "%s: accumulate must be 0 or 1, got %d", op, accumulate);
     NF_CHECK_DISJOINT(op, grad, n, x, n);
+    return NF_OK;
+}
+
+NF_API int32_t nf_l2_bwd_f32(float *grad, const float *x, int64_t n, float lambda, int32_t accumulate) {
+    const int32_t status = nf_l2_bwd_check("nf_l2_bwd_f32", grad, x, n, lambda, accumulate);
+    if (status != NF_OK) return status;
     const float factor = 2.0f * lambda;
     if (accumulate) {
         NF_PARALLEL_IF(n >= NF_PARALLEL_MIN_WORK, nf_threads(),

@@ -146,7 +146,7 @@ static inline __attribute__((always_inline)) void rows_forward(const int count, 
     for (int r = 0; r < count; r++) {
         const float mean = (float)mean_d[r];
         const float mean_lo = (float)(mean_d[r] - (double)mean);
-        const float rstd = (float)(1.0 / sqrt(var_d[r] + (double)eps));
+        const float rstd = nf_layernorm_rstd(var_d[r], eps);
         apply_row(y + r * cols, x + r * cols, mean, mean_lo, rstd, gamma, beta, cols);
         if (mean_out != NULL) mean_out[r] = mean;
         if (rstd_out != NULL) rstd_out[r] = rstd;
@@ -280,8 +280,8 @@ static void bwd_row(float *dx, const float *dy, const float *x, float mean, floa
     const double mean_g = sum_g / (double)cols;
     const double mean_gx = sum_gx / (double)cols;
     for (j = 0; j < cols; j++) {
-        const double xhat = nf_layernorm_xhat(x[j], mean, mean_lo, rstd);
-        dx[j] = (float)((double)rstd * ((scaled_grad(dy, gamma, j) - mean_g) - xhat * mean_gx));
+        const float xhat = nf_layernorm_xhat(x[j], mean, mean_lo, rstd);
+        dx[j] = nf_layernorm_dx(rstd, scaled_grad(dy, gamma, j), mean_g, xhat, mean_gx);
     }
 }
 

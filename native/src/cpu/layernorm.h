@@ -8,16 +8,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/*
- * The normalized x of the forward pass, xhat = (x - mean) * rstd, with the
- * row mean as a float pair (mean + mean_lo): x - mean is exact when x is
- * within a factor of two of mean (Sterbenz), so a large mean costs no
- * accuracy. Forward and backward passes both use it, so the backward pass
- * sees the forward's xhat bit for bit.
- */
-static inline float nf_layernorm_xhat(float x, float mean, float mean_lo, float rstd) {
-    return ((x - mean) - mean_lo) * rstd;
-}
+#include "../common/norm.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 /*
  * y = xhat * gamma + beta over one row of cols elements, xhat as
@@ -58,5 +53,9 @@ void nf_layernorm_bwd_team_f32(float *dx, float *dgamma, float *dbeta, const flo
 
 /* NF_OK when eps is finite and >= 0; otherwise records op's failure and returns its status. */
 int32_t nf_layernorm_check_eps(const char *op, float eps);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

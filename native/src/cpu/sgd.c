@@ -8,34 +8,8 @@
 #include <stddef.h>
 
 #include "../common/error.h"
+#include "../common/sgd.h"
 #include "../common/parallel.h"
-
-typedef struct {
-    float lr, momentum, dampening, weight_decay;
-    int nesterov, first_step;
-} sgd_params;
-
-/*
- * The new value of one parameter; its momentum buffer element *buf (NULL when
- * momentum is 0) is updated too. Each operation is one float rounding, in
- * PyTorch's order: grad.add(param, alpha=weight_decay),
- * buf.mul_(momentum).add_(g, alpha=1 - dampening), g.add(buf, alpha=momentum),
- * param.add_(g, alpha=-lr). keep = 1 - dampening is one rounding of the exact
- * value, as PyTorch's double alpha converted to float is. PyTorch's vectorized
- * CPU add fuses alpha * b + a into an FMA, so it may differ from this in the
- * last bit; the build keeps contraction off here.
- */
-static inline float sgd_update(float param, float *buf, float grad, sgd_params s, float keep) {
-    float g = grad;
-    /* PyTorch skips weight decay and momentum when they are 0, so 0 * inf never makes a NaN. */
-    if (s.weight_decay != 0.0f) g = g + s.weight_decay * param;
-    if (buf != NULL) {
-        const float b = s.first_step ? g : s.momentum * *buf + keep * g;
-        *buf = b;
-        g = s.nesterov ? g + s.momentum * b : b;
-    }
-    return param - s.lr * g;
-}
 
 /* NF_OK when value is finite and >= 0; else records PyTorch's "Invalid <what> value" message. */
 static int32_t check_hyperparameter(const char *op, const char *name, const char *what, float value) {
@@ -51,7 +25,7 @@ static int32_t check_flag(const char *op, const char *name, int32_t value) {
     return NF_OK;
 }
 
-static int32_t check_params(const char *op, sgd_params s) {
+static int32_t check_params(const char *op, nf_sgd_params s) {
     int32_t status = check_hyperparameter(op, "lr", "learning rate", s.lr);
     if (status == NF_OK) status = check_hyperparameter(op, "momentum", "momentum value", s.momentum);
     if (status == NF_OK) status = check_hyperparameter(op, "weight_decay", "weight_decay value", s.weight_decay);
@@ -67,29 +41,35 @@ static int32_t check_params(const char *op, sgd_params s) {
     return status;
 }
 
-NF_API int32_t nf_sgd_step_f32(float *param, float *momentum_buffer, const float *grad, int64_t n, float lr,
-                               float momentum, float dampening, float weight_decay, int32_t nesterov,
-                               int32_t first_step) {
-    static const char op[] = "nf_sgd_step_f32";
+int32_t nf_sgd_check(const char *op, const float *param, const float *momentum_buffer, const float *grad,
+                     int64_t n, nf_sgd_params s) {
     NF_CHECK_PTR(op, param);
     NF_CHECK_PTR(op, grad);
     NF_CHECK_POSITIVE(op, n);
-    const sgd_params s = {lr, momentum, dampening, weight_decay, nesterov, first_step};
     const int32_t status = check_params(op, s);
     if (status != NF_OK) return status;
-    if (momentum != 0.0f && momentum_buffer == NULL)
+    if (s.momentum != 0.0f && momentum_buffer == NULL)
         return nf_fail(NF_ERR_INVALID_ARGUMENT, "%s: momentum_buffer is NULL but momentum is %g", op,
-                       (double)momentum);
+                       (double)s.momentum);
     NF_CHECK_DISJOINT(op, param, n, momentum_buffer, n);
     NF_CHECK_DISJOINT(op, param, n, grad, n);
     NF_CHECK_DISJOINT(op, momentum_buffer, n, grad, n);
+    return NF_OK;
+}
+
+NF_API int32_t nf_sgd_step_f32(float *param, float *momentum_buffer, const float *grad, int64_t n, float lr,
+                               float momentum, float dampening, float weight_decay, int32_t nesterov,
+                               int32_t first_step) {
+    const nf_sgd_params s = {lr, momentum, dampening, weight_decay, nesterov, first_step};
+    const int32_t status = nf_sgd_check("nf_sgd_step_f32", param, momentum_buffer, grad, n, s);
+    if (status != NF_OK) return status;
 
     /* Each element reads only its own param, buffer and grad: any split of the work gives the same bits. */
     float *buf = momentum != 0.0f ? momentum_buffer : NULL;
     const float keep = 1.0f - dampening;
     NF_PARALLEL_IF(n >= NF_PARALLEL_MIN_WORK, nf_threads(),
         _Pragma("omp for schedule(static)")
-        for (int64_t i = 0; i < n; i++) param[i] = sgd_update(param[i], buf == NULL ? NULL : buf + i, grad[i], s, keep);
+        for (int64_t i = 0; i < n; i++) param[i] = nf_sgd_update(param[i], buf == NULL ? NULL : buf + i, grad[i], s, keep);
     );
     return NF_OK;
 }

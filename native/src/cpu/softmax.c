@@ -8,6 +8,7 @@
 
 #include "../common/error.h"
 #include "../common/parallel.h"
+#include "../common/softmax.h"
 #include "softmax.h"
 
 float nf_row_max(const float *x, int64_t n) {
@@ -16,22 +17,6 @@ float nf_row_max(const float *x, int64_t n) {
         if (x[j] > m || isnan(x[j])) m = x[j];
     /* Once m is NaN no comparison replaces it, so any NaN in the row wins. */
     return m;
-}
-
-/*
- * exp(x - max) as expf of the float difference u = x - max, with that
- * subtraction's rounding error r = (x - max) - u (exact in double) put back:
- * exp(u + r) = expf(u) * (1 + r) up to r^2 / 2. Without it, the half-ulp error
- * of u (up to 2^-24 |u|) becomes a relative error of |u| * 6e-8 in the result,
- * 5e-6 for probabilities near e^-87; with it only expf's (glibc: < 1 ulp) is
- * left. Nothing to correct when expf gives 0 (x = -inf, underflow) or NaN.
- */
-static double exp_shifted(float x, float max) {
-    const float u = x - max;
-    const double e = expf(u);
-    if (!(e > 0.0)) return e;
-    const double r = ((double)x - (double)max) - (double)u;
-    return e * (1.0 + r);
 }
 
 /*
@@ -45,13 +30,13 @@ double nf_row_exp_sum(float *e, const float *x, int64_t n, float max) {
     int64_t j = 0;
     for (; j + 8 <= n; j += 8)
         for (int l = 0; l < 8; l++) {
-            const double v = exp_shifted(x[j + l], max);
+            const double v = nf_exp_shifted(x[j + l], max);
             if (e != NULL) e[j + l] = (float)v;
             lane[l] += v;
         }
     double sum = 0;
     for (; j < n; j++) {
-        const double v = exp_shifted(x[j], max);
+        const double v = nf_exp_shifted(x[j], max);
         if (e != NULL) e[j] = (float)v;
         sum += v;
     }

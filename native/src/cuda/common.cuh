@@ -58,6 +58,9 @@ static inline unsigned int nf_cuda_blocks(int64_t n, int threads_per_block, int6
     return (unsigned int)(blocks < max_blocks ? blocks : max_blocks);
 }
 
+/* Whether p is 16-byte aligned, so that float4 loads and stores may use it. */
+static inline bool nf_aligned16(const void *p) { return (reinterpret_cast<uintptr_t>(p) & 15) == 0; }
+
 /* Opens an op's body: the device and its stream, or return the failure. */
 #define NF_CUDA_ENTER(op, device, stream)                                                              \
     do {                                                                                               \

@@ -31,8 +31,6 @@ __global__ void __launch_bounds__(kThreads) relu_bwd_kernel(float *dx, const flo
     }
 }
 
-bool aligned16(const void *p) { return (reinterpret_cast<uintptr_t>(p) & 15) == 0; }
-
 /* Enough blocks to fill the device a few times over; each thread then strides through the rest. */
 unsigned int grid_for(int64_t work, int32_t device) {
     return nf_cuda_blocks(work, kThreads, (int64_t)nf_cuda_multiprocessors(device) * 8);
@@ -48,7 +46,7 @@ NF_API int32_t nf_cuda_relu_fwd_f32(float *y, const float *x, int64_t n, int32_t
     if (y != x) NF_CHECK_DISJOINT(op, y, n, x, n);
     cudaStream_t stream = nullptr;
     NF_CUDA_ENTER(op, device, stream);
-    const bool vector = aligned16(y) && aligned16(x);
+    const bool vector = nf_aligned16(y) && nf_aligned16(x);
     NF_CUDA_LAUNCH_OR_FAIL(op, relu_fwd_kernel, grid_for(vector ? (n + 3) / 4 : n, device), kThreads, 0, stream, y,
                            x, n, vector);
     return NF_OK;

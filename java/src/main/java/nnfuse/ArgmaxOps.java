@@ -1,5 +1,6 @@
 package nnfuse;
 
+import java.util.List;
 import nnfuse.internal.NativeLibrary;
 import nnfuse.internal.Status;
 import nnfuse.internal.bindings.nnfuse_h;
@@ -32,9 +33,15 @@ public final class ArgmaxOps {
         Checks.tensor(op, "x", x);
         Checks.tensor(op, "index", index, DType.INT64);
         Checks.shape(op, "index", index, indexShape(x), "x " + x.describe() + " with its last dimension 1");
+        Device device = Checks.device(op, List.of("index", "x"), index, x);
         long cols = x.size(-1);
         NativeLibrary.ensureLoaded();
-        Status.check(nnfuse_h.nf_argmax_fwd_f32(index.segment(), x.segment(), x.numel() / cols, cols));
+        if (device.isCuda()) {
+            Status.check(nnfuse_h.nf_cuda_argmax_fwd_f32(index.address(), x.address(), x.numel() / cols, cols,
+                    device.index()));
+        } else {
+            Status.check(nnfuse_h.nf_argmax_fwd_f32(index.address(), x.address(), x.numel() / cols, cols));
+        }
     }
 
     private static long[] indexShape(Tensor x) {

@@ -88,10 +88,20 @@ public final class BatchNormOps {
             throw new IllegalArgumentException(OP + ": Expected more than 1 value per channel when training, "
                     + "got input size " + Arrays.toString(x.shape()));
         }
+        Device device = Checks.device(OP, List.of("y", "saveMean", "saveRstd", "runningMean", "runningVar", "x",
+                "gamma", "beta"), y, saveMean, saveRstd, runningMean, runningVar, x, gamma, beta);
         NativeLibrary.ensureLoaded();
-        Status.check(nnfuse_h.nf_batchnorm_fwd_train_f32(y.segment(), Tensor.segmentOrNull(saveMean),
-                Tensor.segmentOrNull(saveRstd), Tensor.segmentOrNull(runningMean), Tensor.segmentOrNull(runningVar),
-                x.segment(), Tensor.segmentOrNull(gamma), Tensor.segmentOrNull(beta), nc[0], nc[1], eps, momentum));
+        if (device.isCuda()) {
+            Status.check(nnfuse_h.nf_cuda_batchnorm_fwd_train_f32(y.address(), Tensor.segmentOrNull(saveMean),
+                    Tensor.segmentOrNull(saveRstd), Tensor.segmentOrNull(runningMean),
+                    Tensor.segmentOrNull(runningVar), x.address(), Tensor.segmentOrNull(gamma),
+                    Tensor.segmentOrNull(beta), nc[0], nc[1], eps, momentum, device.index()));
+        } else {
+            Status.check(nnfuse_h.nf_batchnorm_fwd_train_f32(y.segment(), Tensor.segmentOrNull(saveMean),
+                    Tensor.segmentOrNull(saveRstd), Tensor.segmentOrNull(runningMean),
+                    Tensor.segmentOrNull(runningVar), x.segment(), Tensor.segmentOrNull(gamma),
+                    Tensor.segmentOrNull(beta), nc[0], nc[1], eps, momentum));
+        }
     }
 
     /**
@@ -123,9 +133,18 @@ public final class BatchNormOps {
         Checks.tensor(OP, "runningVar", runningVar);
         perChannel("runningMean", runningMean, x);
         perChannel("runningVar", runningVar, x);
+        Device device = Checks.device(OP, List.of("y", "x", "runningMean", "runningVar", "gamma", "beta"), y, x,
+                runningMean, runningVar, gamma, beta);
         NativeLibrary.ensureLoaded();
-        Status.check(nnfuse_h.nf_batchnorm_fwd_eval_f32(y.segment(), x.segment(), runningMean.segment(),
-                runningVar.segment(), Tensor.segmentOrNull(gamma), Tensor.segmentOrNull(beta), nc[0], nc[1], eps));
+        if (device.isCuda()) {
+            Status.check(nnfuse_h.nf_cuda_batchnorm_fwd_eval_f32(y.address(), x.address(), runningMean.address(),
+                    runningVar.address(), Tensor.segmentOrNull(gamma), Tensor.segmentOrNull(beta), nc[0], nc[1], eps,
+                    device.index()));
+        } else {
+            Status.check(nnfuse_h.nf_batchnorm_fwd_eval_f32(y.segment(), x.segment(), runningMean.segment(),
+                    runningVar.segment(), Tensor.segmentOrNull(gamma), Tensor.segmentOrNull(beta), nc[0], nc[1],
+                    eps));
+        }
     }
 
     /**
@@ -170,10 +189,19 @@ public final class BatchNormOps {
             Tensor saveRstd, Tensor gamma, boolean accumulate) {
         long[] nc = checkBackward(dx, dgamma, dbeta, dy, x, gamma, List.of("saveMean", "saveRstd"), saveMean,
                 saveRstd);
+        Device device = Checks.device(BACKWARD, List.of("dx", "dgamma", "dbeta", "dy", "x", "saveMean", "saveRstd",
+                "gamma"), dx, dgamma, dbeta, dy, x, saveMean, saveRstd, gamma);
         NativeLibrary.ensureLoaded();
-        Status.check(nnfuse_h.nf_batchnorm_bwd_train_f32(Tensor.segmentOrNull(dx), Tensor.segmentOrNull(dgamma),
-                Tensor.segmentOrNull(dbeta), dy.segment(), x.segment(), saveMean.segment(), saveRstd.segment(),
-                Tensor.segmentOrNull(gamma), nc[0], nc[1], accumulate ? 1 : 0));
+        if (device.isCuda()) {
+            Status.check(nnfuse_h.nf_cuda_batchnorm_bwd_train_f32(Tensor.segmentOrNull(dx),
+                    Tensor.segmentOrNull(dgamma), Tensor.segmentOrNull(dbeta), dy.address(), x.address(),
+                    saveMean.address(), saveRstd.address(), Tensor.segmentOrNull(gamma), nc[0], nc[1],
+                    accumulate ? 1 : 0, device.index()));
+        } else {
+            Status.check(nnfuse_h.nf_batchnorm_bwd_train_f32(Tensor.segmentOrNull(dx), Tensor.segmentOrNull(dgamma),
+                    Tensor.segmentOrNull(dbeta), dy.segment(), x.segment(), saveMean.segment(), saveRstd.segment(),
+                    Tensor.segmentOrNull(gamma), nc[0], nc[1], accumulate ? 1 : 0));
+        }
     }
 
     /**
@@ -202,10 +230,19 @@ public final class BatchNormOps {
         long[] nc = checkBackward(dx, dgamma, dbeta, dy, x, gamma, List.of("runningMean", "runningVar"), runningMean,
                 runningVar);
         Checks.nonNegative(BACKWARD, "eps", eps);
+        Device device = Checks.device(BACKWARD, List.of("dx", "dgamma", "dbeta", "dy", "x", "runningMean",
+                "runningVar", "gamma"), dx, dgamma, dbeta, dy, x, runningMean, runningVar, gamma);
         NativeLibrary.ensureLoaded();
-        Status.check(nnfuse_h.nf_batchnorm_bwd_eval_f32(Tensor.segmentOrNull(dx), Tensor.segmentOrNull(dgamma),
-                Tensor.segmentOrNull(dbeta), dy.segment(), x.segment(), runningMean.segment(), runningVar.segment(),
-                Tensor.segmentOrNull(gamma), nc[0], nc[1], eps, accumulate ? 1 : 0));
+        if (device.isCuda()) {
+            Status.check(nnfuse_h.nf_cuda_batchnorm_bwd_eval_f32(Tensor.segmentOrNull(dx),
+                    Tensor.segmentOrNull(dgamma), Tensor.segmentOrNull(dbeta), dy.address(), x.address(),
+                    runningMean.address(), runningVar.address(), Tensor.segmentOrNull(gamma), nc[0], nc[1], eps,
+                    accumulate ? 1 : 0, device.index()));
+        } else {
+            Status.check(nnfuse_h.nf_batchnorm_bwd_eval_f32(Tensor.segmentOrNull(dx), Tensor.segmentOrNull(dgamma),
+                    Tensor.segmentOrNull(dbeta), dy.segment(), x.segment(), runningMean.segment(),
+                    runningVar.segment(), Tensor.segmentOrNull(gamma), nc[0], nc[1], eps, accumulate ? 1 : 0));
+        }
     }
 
     /**

@@ -2,6 +2,7 @@ package nnfuse;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.util.List;
 import nnfuse.internal.NativeLibrary;
 import nnfuse.internal.Status;
 import nnfuse.internal.bindings.nnfuse_h;
@@ -99,9 +100,16 @@ public final class CrossEntropyOps {
         Checks.shape(op, "loss", loss, reduction == Reduction.NONE ? new long[] {rows} : new long[] {1},
                 "reduction " + reduction + " of " + logitsText);
         checkTargets(op, labels, weight, logits, ignoreIndex, labelSmoothing);
+        Device device = Checks.device(op, List.of("loss", "logits", "labels", "weight"), loss, logits, labels, weight);
         NativeLibrary.ensureLoaded();
-        Status.check(nnfuse_h.nf_cross_entropy_fwd_f32(loss.segment(), logits.segment(), labels.segment(),
-                Tensor.segmentOrNull(weight), rows, classes, ignoreIndex, labelSmoothing, reduction.code()));
+        if (device.isCuda()) {
+            Status.check(nnfuse_h.nf_cuda_cross_entropy_fwd_f32(loss.address(), logits.address(), labels.address(),
+                    Tensor.segmentOrNull(weight), rows, classes, ignoreIndex, labelSmoothing, reduction.code(),
+                    device.index()));
+        } else {
+            Status.check(nnfuse_h.nf_cross_entropy_fwd_f32(loss.address(), logits.address(), labels.address(),
+                    Tensor.segmentOrNull(weight), rows, classes, ignoreIndex, labelSmoothing, reduction.code()));
+        }
     }
 
     /**
@@ -165,10 +173,18 @@ public final class CrossEntropyOps {
         Checks.shape(op, "dloss", dloss, reduction == Reduction.NONE ? new long[] {rows} : new long[] {1},
                 "reduction " + reduction + " of " + logitsText);
         checkTargets(op, labels, weight, logits, ignoreIndex, labelSmoothing);
+        Device device = Checks.device(op, List.of("dlogits", "dloss", "logits", "labels", "weight"), dlogits, dloss,
+                logits, labels, weight);
         NativeLibrary.ensureLoaded();
-        Status.check(nnfuse_h.nf_cross_entropy_bwd_f32(dlogits.segment(), dloss.segment(), logits.segment(),
-                labels.segment(), Tensor.segmentOrNull(weight), rows, logits.size(1), ignoreIndex, labelSmoothing,
-                reduction.code()));
+        if (device.isCuda()) {
+            Status.check(nnfuse_h.nf_cuda_cross_entropy_bwd_f32(dlogits.address(), dloss.address(),
+                    logits.address(), labels.address(), Tensor.segmentOrNull(weight), rows, logits.size(1),
+                    ignoreIndex, labelSmoothing, reduction.code(), device.index()));
+        } else {
+            Status.check(nnfuse_h.nf_cross_entropy_bwd_f32(dlogits.address(), dloss.address(), logits.address(),
+                    labels.address(), Tensor.segmentOrNull(weight), rows, logits.size(1), ignoreIndex,
+                    labelSmoothing, reduction.code()));
+        }
     }
 
     private static void checkLogits(String op, Tensor logits) {
@@ -188,9 +204,13 @@ public final class CrossEntropyOps {
         checkLabelValues(op, labels, logits.size(1), ignoreIndex, logitsText);
     }
 
-    /** PyTorch raises "Target t is out of bounds"; this names the sample too. */
+    /**
+     * PyTorch raises "Target t is out of bounds"; this names the sample too. Labels in device memory are copied
+     * to the host for it, which waits for the work enqueued before (the native op checks them again on the device).
+     */
     private static void checkLabelValues(String op, Tensor labels, long classes, long ignoreIndex, String logitsText) {
-        MemorySegment s = labels.segment();
+        long[] values = labels.device().isCuda() ? labels.toLongArray() : null;
+        MemorySegment s = values == null ? labels.segment() : MemorySegment.ofArray(values);
         for (long i = 0; i < labels.numel(); i++) {
             long t = s.getAtIndex(ValueLayout.JAVA_LONG, i);
             if (t != ignoreIndex && (t < 0 || t >= classes)) {

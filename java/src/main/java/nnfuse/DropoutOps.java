@@ -1,5 +1,6 @@
 package nnfuse;
 
+import java.util.List;
 import nnfuse.internal.NativeLibrary;
 import nnfuse.internal.Status;
 import nnfuse.internal.bindings.nnfuse_h;
@@ -76,9 +77,15 @@ public final class DropoutOps {
         Checks.shape(op, "y", y, x.shape(), "the shape of x");
         Checks.dropoutProbability(op, "p", p);
         Checks.streamRange(op, offset, x.numel(), x);
+        Device device = Checks.device(op, List.of("y", "x"), y, x);
         NativeLibrary.ensureLoaded();
-        Status.check(nnfuse_h.nf_dropout_fwd_f32(y.segment(), x.segment(), x.numel(), seed, offset, p,
-                inverted ? 1 : 0));
+        if (device.isCuda()) {
+            Status.check(nnfuse_h.nf_cuda_dropout_fwd_f32(y.address(), x.address(), x.numel(), seed, offset, p,
+                    inverted ? 1 : 0, device.index()));
+        } else {
+            Status.check(nnfuse_h.nf_dropout_fwd_f32(y.address(), x.address(), x.numel(), seed, offset, p,
+                    inverted ? 1 : 0));
+        }
     }
 
     /**
@@ -112,9 +119,15 @@ public final class DropoutOps {
         Checks.shape(op, "dx", dx, dy.shape(), "the shape of dy");
         Checks.dropoutProbability(op, "p", p);
         Checks.streamRange(op, offset, dy.numel(), dy);
+        Device device = Checks.device(op, List.of("dx", "dy"), dx, dy);
         NativeLibrary.ensureLoaded();
-        Status.check(nnfuse_h.nf_dropout_bwd_f32(dx.segment(), dy.segment(), dy.numel(), seed, offset, p,
-                inverted ? 1 : 0));
+        if (device.isCuda()) {
+            Status.check(nnfuse_h.nf_cuda_dropout_bwd_f32(dx.address(), dy.address(), dy.numel(), seed, offset, p,
+                    inverted ? 1 : 0, device.index()));
+        } else {
+            Status.check(nnfuse_h.nf_dropout_bwd_f32(dx.address(), dy.address(), dy.numel(), seed, offset, p,
+                    inverted ? 1 : 0));
+        }
     }
 
     /**
@@ -150,7 +163,13 @@ public final class DropoutOps {
         Checks.tensor(op, "mask", mask);
         Checks.dropoutProbability(op, "p", p);
         Checks.streamRange(op, offset, mask.numel(), mask);
+        Device device = mask.device();
         NativeLibrary.ensureLoaded();
-        Status.check(nnfuse_h.nf_dropout_mask_fwd_f32(mask.segment(), mask.numel(), seed, offset, p));
+        if (device.isCuda()) {
+            Status.check(nnfuse_h.nf_cuda_dropout_mask_fwd_f32(mask.address(), mask.numel(), seed, offset, p,
+                    device.index()));
+        } else {
+            Status.check(nnfuse_h.nf_dropout_mask_fwd_f32(mask.address(), mask.numel(), seed, offset, p));
+        }
     }
 }

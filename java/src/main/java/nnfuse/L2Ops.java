@@ -88,15 +88,27 @@ public final class L2Ops {
         Checks.shape(op, "grad", grad, x.shape(), "the shape of x");
         Checks.distinct(op, 1, List.of("grad", "x"), grad, x);
         Checks.nonNegative(op, "lambda", lambda);
+        Device device = Checks.device(op, List.of("grad", "x"), grad, x);
         NativeLibrary.ensureLoaded();
-        Status.check(nnfuse_h.nf_l2_bwd_f32(grad.segment(), x.segment(), x.numel(), lambda, accumulate ? 1 : 0));
+        if (device.isCuda()) {
+            Status.check(nnfuse_h.nf_cuda_l2_bwd_f32(grad.address(), x.address(), x.numel(), lambda,
+                    accumulate ? 1 : 0, device.index()));
+        } else {
+            Status.check(nnfuse_h.nf_l2_bwd_f32(grad.address(), x.address(), x.numel(), lambda, accumulate ? 1 : 0));
+        }
     }
 
+    /** The sum in host memory; on a CUDA device the call waits for it (and for the work before it). */
     private static double nativeSumOfSquares(Tensor t) {
         NativeLibrary.ensureLoaded();
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment out = arena.allocate(ValueLayout.JAVA_DOUBLE);
-            Status.check(nnfuse_h.nf_l2_fwd_f32(out, t.segment(), t.numel()));
+            Device device = t.device();
+            if (device.isCuda()) {
+                Status.check(nnfuse_h.nf_cuda_l2_fwd_f32(out, t.address(), t.numel(), device.index()));
+            } else {
+                Status.check(nnfuse_h.nf_l2_fwd_f32(out, t.address(), t.numel()));
+            }
             return out.get(ValueLayout.JAVA_DOUBLE, 0);
         }
     }

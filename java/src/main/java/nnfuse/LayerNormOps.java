@@ -66,10 +66,18 @@ public final class LayerNormOps {
         Checks.shape(op, "mean", mean, new long[] {rows}, "one per row of x " + x.describe());
         Checks.shape(op, "rstd", rstd, new long[] {rows}, "one per row of x " + x.describe());
         Checks.nonNegative(op, "eps", eps);
+        Device device = Checks.device(op, List.of("y", "mean", "rstd", "x", "gamma", "beta"), y, mean, rstd, x, gamma,
+                beta);
         NativeLibrary.ensureLoaded();
-        Status.check(nnfuse_h.nf_layernorm_fwd_f32(
-                y.segment(), Tensor.segmentOrNull(mean), Tensor.segmentOrNull(rstd), x.segment(),
-                Tensor.segmentOrNull(gamma), Tensor.segmentOrNull(beta), rows, cols, eps));
+        if (device.isCuda()) {
+            Status.check(nnfuse_h.nf_cuda_layernorm_fwd_f32(y.address(), Tensor.segmentOrNull(mean),
+                    Tensor.segmentOrNull(rstd), x.address(), Tensor.segmentOrNull(gamma), Tensor.segmentOrNull(beta),
+                    rows, cols, eps, device.index()));
+        } else {
+            Status.check(nnfuse_h.nf_layernorm_fwd_f32(
+                    y.segment(), Tensor.segmentOrNull(mean), Tensor.segmentOrNull(rstd), x.segment(),
+                    Tensor.segmentOrNull(gamma), Tensor.segmentOrNull(beta), rows, cols, eps));
+        }
     }
 
     /**
@@ -127,9 +135,17 @@ public final class LayerNormOps {
         Checks.shape(op, "dbeta", dbeta, features, lastDim);
         Checks.distinct(op, 3, List.of("dx", "dgamma", "dbeta", "dy", "x", "mean", "rstd", "gamma"), dx, dgamma,
                 dbeta, dy, x, mean, rstd, gamma);
+        Device device = Checks.device(op, List.of("dx", "dgamma", "dbeta", "dy", "x", "mean", "rstd", "gamma"), dx,
+                dgamma, dbeta, dy, x, mean, rstd, gamma);
         NativeLibrary.ensureLoaded();
-        Status.check(nnfuse_h.nf_layernorm_bwd_f32(Tensor.segmentOrNull(dx), Tensor.segmentOrNull(dgamma),
-                Tensor.segmentOrNull(dbeta), dy.segment(), x.segment(), mean.segment(), rstd.segment(),
-                Tensor.segmentOrNull(gamma), rows, cols, accumulate ? 1 : 0));
+        if (device.isCuda()) {
+            Status.check(nnfuse_h.nf_cuda_layernorm_bwd_f32(Tensor.segmentOrNull(dx), Tensor.segmentOrNull(dgamma),
+                    Tensor.segmentOrNull(dbeta), dy.address(), x.address(), mean.address(), rstd.address(),
+                    Tensor.segmentOrNull(gamma), rows, cols, accumulate ? 1 : 0, device.index()));
+        } else {
+            Status.check(nnfuse_h.nf_layernorm_bwd_f32(Tensor.segmentOrNull(dx), Tensor.segmentOrNull(dgamma),
+                    Tensor.segmentOrNull(dbeta), dy.segment(), x.segment(), mean.segment(), rstd.segment(),
+                    Tensor.segmentOrNull(gamma), rows, cols, accumulate ? 1 : 0));
+        }
     }
 }

@@ -58,12 +58,19 @@ public final class LinearLnReluOps {
     public static void forward(Tensor y, Tensor h, Tensor mean, Tensor rstd, Tensor x, Tensor weight, Tensor bias,
             Tensor gamma, Tensor beta, float eps, boolean relu) {
         LinearOps.Shape s = LinearOps.Shape.of(OP, x, weight, bias);
-        checkForward(s, y, h, mean, rstd, x, weight, weight.describe(), bias, gamma, beta, eps);
+        Device device = checkForward(s, y, h, mean, rstd, x, weight, weight.describe(), bias, gamma, beta, eps);
         NativeLibrary.ensureLoaded();
-        Status.check(nnfuse_h.nf_linear_ln_relu_fwd_f32(y.segment(), Tensor.segmentOrNull(h),
-                Tensor.segmentOrNull(mean), Tensor.segmentOrNull(rstd), x.segment(), weight.segment(),
-                Tensor.segmentOrNull(bias), Tensor.segmentOrNull(gamma), Tensor.segmentOrNull(beta), s.rows(),
-                s.in(), s.out(), eps, relu ? 1 : 0));
+        if (device.isCuda()) {
+            Status.check(nnfuse_h.nf_cuda_linear_ln_relu_fwd_f32(y.address(), Tensor.segmentOrNull(h),
+                    Tensor.segmentOrNull(mean), Tensor.segmentOrNull(rstd), x.address(), weight.address(),
+                    Tensor.segmentOrNull(bias), Tensor.segmentOrNull(gamma), Tensor.segmentOrNull(beta), s.rows(),
+                    s.in(), s.out(), eps, relu ? 1 : 0, device.index()));
+        } else {
+            Status.check(nnfuse_h.nf_linear_ln_relu_fwd_f32(y.address(), Tensor.segmentOrNull(h),
+                    Tensor.segmentOrNull(mean), Tensor.segmentOrNull(rstd), x.address(), weight.address(),
+                    Tensor.segmentOrNull(bias), Tensor.segmentOrNull(gamma), Tensor.segmentOrNull(beta), s.rows(),
+                    s.in(), s.out(), eps, relu ? 1 : 0));
+        }
     }
 
     /**
@@ -101,8 +108,11 @@ public final class LinearLnReluOps {
                 s.in(), s.out(), eps, relu ? 1 : 0));
     }
 
-    /** The checks of both writing forms; {@code weight} is the tensor passed down (the packed one, or the weight). */
-    private static void checkForward(LinearOps.Shape s, Tensor y, Tensor h, Tensor mean, Tensor rstd, Tensor x,
+    /**
+     * The checks of both writing forms; {@code weight} is the tensor passed down (the packed one, or the weight).
+     * Returns the device of the tensors, which must all be on one.
+     */
+    private static Device checkForward(LinearOps.Shape s, Tensor y, Tensor h, Tensor mean, Tensor rstd, Tensor x,
             Tensor weight, String weightDescription, Tensor bias, Tensor gamma, Tensor beta, float eps) {
         Checks.tensor(OP, "y", y);
         Checks.optional(OP, "h", h);
@@ -122,8 +132,9 @@ public final class LinearLnReluOps {
         Checks.shape(OP, "gamma", gamma, features, outFeatures);
         Checks.shape(OP, "beta", beta, features, outFeatures);
         Checks.nonNegative(OP, "eps", eps);
-        Checks.distinct(OP, 4, List.of("y", "h", "mean", "rstd", "x", "weight", "bias", "gamma", "beta"),
-                y, h, mean, rstd, x, weight, bias, gamma, beta);
+        List<String> names = List.of("y", "h", "mean", "rstd", "x", "weight", "bias", "gamma", "beta");
+        Checks.distinct(OP, 4, names, y, h, mean, rstd, x, weight, bias, gamma, beta);
+        return Checks.device(OP, names, y, h, mean, rstd, x, weight, bias, gamma, beta);
     }
 
     /**
@@ -182,11 +193,23 @@ public final class LinearLnReluOps {
         Checks.shape(op, "dbeta", dbeta, features, outFeatures);
         Checks.distinct(op, 5, List.of("dx", "dweight", "dbias", "dgamma", "dbeta", "dy", "x", "weight", "h", "mean",
                 "rstd", "gamma", "beta"), dx, dweight, dbias, dgamma, dbeta, dy, x, weight, h, mean, rstd, gamma, beta);
+        Device device = Checks.device(op, List.of("dx", "dweight", "dbias", "dgamma", "dbeta", "dy", "x", "weight",
+                "h", "mean", "rstd", "gamma", "beta"), dx, dweight, dbias, dgamma, dbeta, dy, x, weight, h, mean, rstd,
+                gamma, beta);
         NativeLibrary.ensureLoaded();
-        Status.check(nnfuse_h.nf_linear_ln_relu_bwd_f32(Tensor.segmentOrNull(dx), Tensor.segmentOrNull(dweight),
-                Tensor.segmentOrNull(dbias), Tensor.segmentOrNull(dgamma), Tensor.segmentOrNull(dbeta), dy.segment(),
-                x.segment(), weight.segment(), h.segment(), mean.segment(), rstd.segment(), Tensor.segmentOrNull(gamma),
-                Tensor.segmentOrNull(beta), s.rows(), s.in(), s.out(), relu ? 1 : 0, accumulate ? 1 : 0));
+        if (device.isCuda()) {
+            Status.check(nnfuse_h.nf_cuda_linear_ln_relu_bwd_f32(Tensor.segmentOrNull(dx),
+                    Tensor.segmentOrNull(dweight), Tensor.segmentOrNull(dbias), Tensor.segmentOrNull(dgamma),
+                    Tensor.segmentOrNull(dbeta), dy.address(), x.address(), weight.address(), h.address(),
+                    mean.address(), rstd.address(), Tensor.segmentOrNull(gamma), Tensor.segmentOrNull(beta), s.rows(),
+                    s.in(), s.out(), relu ? 1 : 0, accumulate ? 1 : 0, device.index()));
+        } else {
+            Status.check(nnfuse_h.nf_linear_ln_relu_bwd_f32(Tensor.segmentOrNull(dx), Tensor.segmentOrNull(dweight),
+                    Tensor.segmentOrNull(dbias), Tensor.segmentOrNull(dgamma), Tensor.segmentOrNull(dbeta),
+                    dy.address(), x.address(), weight.address(), h.address(), mean.address(), rstd.address(),
+                    Tensor.segmentOrNull(gamma), Tensor.segmentOrNull(beta), s.rows(), s.in(), s.out(), relu ? 1 : 0,
+                    accumulate ? 1 : 0));
+        }
     }
 
     /**

@@ -47,9 +47,15 @@ public final class LinearOps {
         Checks.tensor(op, "y", y);
         Checks.shape(op, "y", y, s.output(), "x.shape[:-1] + [out_features]");
         Checks.distinct(op, 1, List.of("y", "x", "weight", "bias"), y, x, weight, bias);
+        Device device = Checks.device(op, List.of("y", "x", "weight", "bias"), y, x, weight, bias);
         NativeLibrary.ensureLoaded();
-        Status.check(nnfuse_h.nf_linear_fwd_f32(y.segment(), x.segment(), weight.segment(),
-                Tensor.segmentOrNull(bias), s.rows(), s.in(), s.out()));
+        if (device.isCuda()) {
+            Status.check(nnfuse_h.nf_cuda_linear_fwd_f32(y.address(), x.address(), weight.address(),
+                    Tensor.segmentOrNull(bias), s.rows(), s.in(), s.out(), device.index()));
+        } else {
+            Status.check(nnfuse_h.nf_linear_fwd_f32(y.address(), x.address(), weight.address(),
+                    Tensor.segmentOrNull(bias), s.rows(), s.in(), s.out()));
+        }
     }
 
     /**
@@ -78,6 +84,7 @@ public final class LinearOps {
         Checks.shape(op, "y", y, s.output(), "x.shape[:-1] + [out_features]");
         Tensor packed = weight.tensor(op);
         Checks.distinct(op, 1, List.of("y", "x", "weight", "bias"), y, x, packed, bias);
+        Checks.device(op, List.of("y", "x", "weight", "bias"), y, x, packed, bias);
         NativeLibrary.ensureLoaded();
         Status.check(nnfuse_h.nf_linear_packed_fwd_f32(y.segment(), x.segment(), packed.segment(),
                 Tensor.segmentOrNull(bias), s.rows(), s.in(), s.out()));
@@ -112,10 +119,18 @@ public final class LinearOps {
         s.checkGradients(op, dx, dweight, dbias, dy, weight);
         Checks.distinct(op, 3, List.of("dx", "dweight", "dbias", "dy", "x", "weight"), dx, dweight, dbias, dy, x,
                 weight);
+        Device device = Checks.device(op, List.of("dx", "dweight", "dbias", "dy", "x", "weight"), dx, dweight, dbias,
+                dy, x, weight);
         NativeLibrary.ensureLoaded();
-        Status.check(nnfuse_h.nf_linear_bwd_f32(Tensor.segmentOrNull(dx), Tensor.segmentOrNull(dweight),
-                Tensor.segmentOrNull(dbias), dy.segment(), x.segment(), weight.segment(), s.rows(), s.in(), s.out(),
-                accumulate ? 1 : 0));
+        if (device.isCuda()) {
+            Status.check(nnfuse_h.nf_cuda_linear_bwd_f32(Tensor.segmentOrNull(dx), Tensor.segmentOrNull(dweight),
+                    Tensor.segmentOrNull(dbias), dy.address(), x.address(), weight.address(), s.rows(), s.in(),
+                    s.out(), accumulate ? 1 : 0, device.index()));
+        } else {
+            Status.check(nnfuse_h.nf_linear_bwd_f32(Tensor.segmentOrNull(dx), Tensor.segmentOrNull(dweight),
+                    Tensor.segmentOrNull(dbias), dy.address(), x.address(), weight.address(), s.rows(), s.in(),
+                    s.out(), accumulate ? 1 : 0));
+        }
     }
 
     /**

@@ -78,9 +78,17 @@ public final class SgdOps {
             throw new IllegalArgumentException(OP + ": momentumBuffer must not be null when momentum is " + momentum
                     + " (param " + param.describe() + ")");
         }
+        Device device = Checks.device(OP, List.of("param", "momentumBuffer", "grad"), param, momentumBuffer, grad);
         NativeLibrary.ensureLoaded();
-        Status.check(nnfuse_h.nf_sgd_step_f32(param.segment(), Tensor.segmentOrNull(momentumBuffer), grad.segment(),
-                param.numel(), lr, momentum, dampening, weightDecay, nesterov ? 1 : 0, firstStep ? 1 : 0));
+        if (device.isCuda()) {
+            Status.check(nnfuse_h.nf_cuda_sgd_step_f32(param.address(), Tensor.segmentOrNull(momentumBuffer),
+                    grad.address(), param.numel(), lr, momentum, dampening, weightDecay, nesterov ? 1 : 0,
+                    firstStep ? 1 : 0, device.index()));
+        } else {
+            Status.check(nnfuse_h.nf_sgd_step_f32(param.address(), Tensor.segmentOrNull(momentumBuffer),
+                    grad.address(), param.numel(), lr, momentum, dampening, weightDecay, nesterov ? 1 : 0,
+                    firstStep ? 1 : 0));
+        }
     }
 
     /** {@code value} is finite and >= 0; the message carries PyTorch's "Invalid ..." text. */

@@ -1,6 +1,7 @@
 package nnfuse;
 
 import java.lang.foreign.MemorySegment;
+import java.util.List;
 import nnfuse.internal.NativeLibrary;
 import nnfuse.internal.Status;
 import nnfuse.internal.bindings.nnfuse_h;
@@ -28,6 +29,12 @@ public final class SoftmaxOps {
         int call(MemorySegment y, MemorySegment x, long rows, long cols);
     }
 
+    /** Its CUDA namesake: {@code (y, x, rows, cols, device) -> status}. */
+    @FunctionalInterface
+    private interface CudaRowKernel {
+        int call(MemorySegment y, MemorySegment x, long rows, long cols, int device);
+    }
+
     /** The softmax of {@code x} (any rank >= 1) over its last dimension, in a new tensor of the same shape. */
     public static Tensor softmax(Tensor x) {
         Checks.tensor("softmax", "x", x);
@@ -36,7 +43,7 @@ public final class SoftmaxOps {
 
     /** Writes the softmax of {@code x} into {@code y} (same shape; may be {@code x} itself, in place). */
     public static void softmax(Tensor y, Tensor x) {
-        run("softmax", nnfuse_h::nf_softmax_fwd_f32, y, x);
+        run("softmax", nnfuse_h::nf_softmax_fwd_f32, nnfuse_h::nf_cuda_softmax_fwd_f32, y, x);
     }
 
     /** The log-softmax of {@code x} (any rank >= 1) over its last dimension, in a new tensor of the same shape. */
@@ -47,15 +54,21 @@ public final class SoftmaxOps {
 
     /** Writes the log-softmax of {@code x} into {@code y} (same shape; may be {@code x} itself, in place). */
     public static void logSoftmax(Tensor y, Tensor x) {
-        run("logSoftmax", nnfuse_h::nf_log_softmax_fwd_f32, y, x);
+        run("logSoftmax", nnfuse_h::nf_log_softmax_fwd_f32, nnfuse_h::nf_cuda_log_softmax_fwd_f32, y, x);
     }
 
-    private static void run(String op, RowKernel kernel, Tensor y, Tensor x) {
+    private static void run(String op, RowKernel kernel, CudaRowKernel cudaKernel, Tensor y, Tensor x) {
         Checks.tensor(op, "x", x);
         Checks.tensor(op, "y", y);
         Checks.shape(op, "y", y, x.shape(), "the shape of x");
+        Device device = Checks.device(op, List.of("y", "x"), y, x);
         long cols = x.size(-1);
+        long rows = x.numel() / cols;
         NativeLibrary.ensureLoaded();
-        Status.check(kernel.call(y.segment(), x.segment(), x.numel() / cols, cols));
+        if (device.isCuda()) {
+            Status.check(cudaKernel.call(y.address(), x.address(), rows, cols, device.index()));
+        } else {
+            Status.check(kernel.call(y.address(), x.address(), rows, cols));
+        }
     }
 }

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.IOException;
 import java.lang.foreign.Arena;
@@ -33,13 +34,15 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.params.provider.MethodSource;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * Dropout forward and mask: native against the pure-Java reference, masks
  * against an independent numpy Philox fixture, the worksheet's Section 4, the
- * edge probabilities, stream continuity, thread-count independence, and bad
- * input, at each CPU level this machine supports ({@link CpuLevels}; the
- * Philox words are integer arithmetic, the same at every level).
+ * edge probabilities, stream continuity, thread-count independence, bad
+ * input, and the CUDA kernels' masks against the CPU backend's, at each CPU
+ * level this machine supports ({@link CpuLevels}; the Philox words are integer
+ * arithmetic, the same at every level).
  *
  * <p>Tolerances: none. The mask is a comparison of one float per element, and
  * a kept output is x itself or one float product x * (1 / (1 - p)), with
@@ -409,31 +412,54 @@ class DropoutTest {
                 () -> DropoutOps.mask(new long[] {0, 4}, 0.5f, SEED, 0)), "[0, 4]");
     }
 
-    /** The C entry points validate on their own, for callers other than the Java API. */
-    @Test
-    void nativeChecksReturnAStatus() {
+    /** nf_dropout_fwd_f32 or nf_dropout_bwd_f32 and, in their shape, their CUDA twins on device 0. */
+    private interface DropoutMap {
+        int call(MemorySegment y, MemorySegment x, long n, long seed, long offset, float p, int inverted);
+    }
+
+    /** nf_dropout_mask_fwd_f32 and, in its shape, nf_cuda_dropout_mask_fwd_f32 on device 0. */
+    private interface DropoutMask {
+        int call(MemorySegment mask, long n, long seed, long offset, float p);
+    }
+
+    /**
+     * The C entry points validate on their own, for callers other than the Java API; the CUDA ones, where the
+     * library has them, make the same checks with the same messages before they touch a device.
+     */
+    @ParameterizedTest(name = "cuda {0}")
+    @ValueSource(booleans = {false, true})
+    void nativeChecksReturnAStatus(boolean cuda) {
         NativeLibrary.ensureLoaded();
+        assumeTrue(!cuda || nnfuse_h.nf_cuda_built() == 1, "the library has no CUDA backend");
+        String fwdOp = cuda ? "nf_cuda_dropout_fwd_f32" : "nf_dropout_fwd_f32";
+        String maskOp = cuda ? "nf_cuda_dropout_mask_fwd_f32" : "nf_dropout_mask_fwd_f32";
+        DropoutMap fwd = cuda
+                ? (y, x, n, seed, offset, p, inverted) ->
+                        nnfuse_h.nf_cuda_dropout_fwd_f32(y, x, n, seed, offset, p, inverted, 0)
+                : nnfuse_h::nf_dropout_fwd_f32;
+        DropoutMask maskFwd = cuda
+                ? (mask, n, seed, offset, p) -> nnfuse_h.nf_cuda_dropout_mask_fwd_f32(mask, n, seed, offset, p, 0)
+                : nnfuse_h::nf_dropout_mask_fwd_f32;
         int invalid = nnfuse_h.NF_ERR_INVALID_ARGUMENT();
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment buf = arena.allocate(ValueLayout.JAVA_FLOAT, 16);
-            assertNative(invalid, "nf_dropout_fwd_f32: y is NULL",
-                    nnfuse_h.nf_dropout_fwd_f32(MemorySegment.NULL, buf, 16, 1, 0, 0.5f, 1));
-            assertNative(invalid, "nf_dropout_fwd_f32: x is NULL",
-                    nnfuse_h.nf_dropout_fwd_f32(buf, MemorySegment.NULL, 16, 1, 0, 0.5f, 1));
-            assertNative(invalid, "nf_dropout_fwd_f32: n must be >= 1, got 0",
-                    nnfuse_h.nf_dropout_fwd_f32(buf, buf, 0, 1, 0, 0.5f, 1));
-            assertNative(invalid, "nf_dropout_fwd_f32: dropout probability has to be between 0 and 1, but got 1.5",
-                    nnfuse_h.nf_dropout_fwd_f32(buf, buf, 16, 1, 0, 1.5f, 1));
-            assertNative(invalid, "nf_dropout_fwd_f32: dropout probability has to be between 0 and 1, but got nan",
-                    nnfuse_h.nf_dropout_fwd_f32(buf, buf, 16, 1, 0, Float.NaN, 1));
-            assertNative(invalid, "nf_dropout_fwd_f32: inverted must be 0 or 1, got 2",
-                    nnfuse_h.nf_dropout_fwd_f32(buf, buf, 16, 1, 0, 0.5f, 2));
-            assertNative(invalid, "nf_dropout_fwd_f32: offset + n must not exceed 2^64, got offset "
-                    + "18446744073709551615 and n 16", nnfuse_h.nf_dropout_fwd_f32(buf, buf, 16, 1, -1L, 0.5f, 1));
-            assertNative(invalid, "nf_dropout_mask_fwd_f32: mask is NULL",
-                    nnfuse_h.nf_dropout_mask_fwd_f32(MemorySegment.NULL, 16, 1, 0, 0.5f));
-            assertNative(invalid, "nf_dropout_mask_fwd_f32: dropout probability has to be between 0 and 1, "
-                    + "but got -0.25", nnfuse_h.nf_dropout_mask_fwd_f32(buf, 16, 1, 0, -0.25f));
+            assertNative(invalid, fwdOp + ": y is NULL", fwd.call(MemorySegment.NULL, buf, 16, 1, 0, 0.5f, 1));
+            assertNative(invalid, fwdOp + ": x is NULL", fwd.call(buf, MemorySegment.NULL, 16, 1, 0, 0.5f, 1));
+            assertNative(invalid, fwdOp + ": n must be >= 1, got 0", fwd.call(buf, buf, 0, 1, 0, 0.5f, 1));
+            assertNative(invalid, fwdOp + ": dropout probability has to be between 0 and 1, but got 1.5",
+                    fwd.call(buf, buf, 16, 1, 0, 1.5f, 1));
+            assertNative(invalid, fwdOp + ": dropout probability has to be between 0 and 1, but got nan",
+                    fwd.call(buf, buf, 16, 1, 0, Float.NaN, 1));
+            assertNative(invalid, fwdOp + ": inverted must be 0 or 1, got 2", fwd.call(buf, buf, 16, 1, 0, 0.5f, 2));
+            assertNative(invalid, fwdOp + ": offset + n must not exceed 2^64, got offset "
+                    + "18446744073709551615 and n 16", fwd.call(buf, buf, 16, 1, -1L, 0.5f, 1));
+            if (cuda) {
+                /* The CUDA entry points' one check more: GPU threads run in no set order. */
+                assertNative(invalid, fwdOp + ": y overlaps x", fwd.call(buf, buf.asSlice(4), 8, 1, 0, 0.5f, 1));
+            }
+            assertNative(invalid, maskOp + ": mask is NULL", maskFwd.call(MemorySegment.NULL, 16, 1, 0, 0.5f));
+            assertNative(invalid, maskOp + ": dropout probability has to be between 0 and 1, "
+                    + "but got -0.25", maskFwd.call(buf, 16, 1, 0, -0.25f));
         }
     }
 
@@ -569,22 +595,87 @@ class DropoutTest {
             }
         }
 
-        @Test
-        void nativeChecksReturnAStatus() {
+        @ParameterizedTest(name = "cuda {0}")
+        @ValueSource(booleans = {false, true})
+        void nativeChecksReturnAStatus(boolean cuda) {
             NativeLibrary.ensureLoaded();
+            assumeTrue(!cuda || nnfuse_h.nf_cuda_built() == 1, "the library has no CUDA backend");
+            String op = cuda ? "nf_cuda_dropout_bwd_f32" : "nf_dropout_bwd_f32";
+            DropoutMap bwd = cuda
+                    ? (dx, dy, n, seed, offset, p, inverted) ->
+                            nnfuse_h.nf_cuda_dropout_bwd_f32(dx, dy, n, seed, offset, p, inverted, 0)
+                    : nnfuse_h::nf_dropout_bwd_f32;
             int invalid = nnfuse_h.NF_ERR_INVALID_ARGUMENT();
             try (Arena arena = Arena.ofConfined()) {
                 MemorySegment buf = arena.allocate(ValueLayout.JAVA_FLOAT, 16);
-                assertNative(invalid, "nf_dropout_bwd_f32: dx is NULL",
-                        nnfuse_h.nf_dropout_bwd_f32(MemorySegment.NULL, buf, 16, 1, 0, 0.5f, 1));
-                assertNative(invalid, "nf_dropout_bwd_f32: dy is NULL",
-                        nnfuse_h.nf_dropout_bwd_f32(buf, MemorySegment.NULL, 16, 1, 0, 0.5f, 1));
-                assertNative(invalid, "nf_dropout_bwd_f32: dropout probability has to be between 0 and 1, but got 2",
-                        nnfuse_h.nf_dropout_bwd_f32(buf, buf, 16, 1, 0, 2f, 1));
-                assertNative(invalid, "nf_dropout_bwd_f32: inverted must be 0 or 1, got -1",
-                        nnfuse_h.nf_dropout_bwd_f32(buf, buf, 16, 1, 0, 0.5f, -1));
-                assertNative(invalid, "nf_dropout_bwd_f32: n must be >= 1, got 0",
-                        nnfuse_h.nf_dropout_bwd_f32(buf, buf, 0, 1, 0, 0.5f, 1));
+                assertNative(invalid, op + ": dx is NULL", bwd.call(MemorySegment.NULL, buf, 16, 1, 0, 0.5f, 1));
+                assertNative(invalid, op + ": dy is NULL", bwd.call(buf, MemorySegment.NULL, 16, 1, 0, 0.5f, 1));
+                assertNative(invalid, op + ": dropout probability has to be between 0 and 1, but got 2",
+                        bwd.call(buf, buf, 16, 1, 0, 2f, 1));
+                assertNative(invalid, op + ": inverted must be 0 or 1, got -1", bwd.call(buf, buf, 16, 1, 0, 0.5f, -1));
+                assertNative(invalid, op + ": n must be >= 1, got 0", bwd.call(buf, buf, 0, 1, 0, 0.5f, 1));
+            }
+        }
+    }
+
+    /**
+     * The CUDA kernels draw the CPU backend's masks bit for bit (issue 6): the same (seed, offset, n, p) on a
+     * host tensor, which the CPU backend computes, and on a CUDA tensor, in one JVM. It runs where a CUDA
+     * device exists: in the suite on the CUDA harness (whose library carries the CPU backend as well) and on a
+     * GPU, there at each CPU level. Offsets that are multiples of 4 take the kernel's float4 path, the others
+     * its scalar one; sizes past 2^15 make its threads stride over more than one Philox block each (the
+     * harness's grid holds 8192 threads).
+     */
+    @Nested
+    class CudaMatchesCpu {
+        /** Both key words nonzero, and both all ones. */
+        private static final long[] SEEDS = {SEED, -1L};
+
+        static Stream<Arguments> sizesAndOffsets() {
+            Stream.Builder<Arguments> b = Stream.builder();
+            for (int n : concat(TestData.AWKWARD_SIZES, new int[] {4, 65_536, 100_003})) {
+                for (long offset : OFFSETS) {
+                    if (Long.compareUnsigned(offset + (n - 1), offset) >= 0) {
+                        b.add(Arguments.of(n, offset));
+                    }
+                }
+            }
+            return b.build();
+        }
+
+        @BeforeEach
+        void onlyWithCuda() {
+            assumeTrue(Nnfuse.cudaDeviceCount() > 0, "no CUDA device");
+        }
+
+        @ParameterizedTest(name = "n {0}, offset {1}")
+        @MethodSource("sizesAndOffsets")
+        void masksAndOutputsAreTheCpuBackends(int n, long offset) {
+            Device cuda = Device.cuda(0);
+            float[] x = Arrays.copyOf(concat(specialValues(), TestData.normal(n + offset, n, 0, 1)), n);
+            for (long seed : SEEDS) {
+                for (float p : PS) {
+                    String what = "[n " + n + ", offset " + Long.toUnsignedString(offset) + ", seed "
+                            + Long.toUnsignedString(seed) + ", p " + p + "]";
+                    try (Tensor cpuMask = Tensor.zeros(Device.CPU, n); Tensor cudaMask = Tensor.zeros(cuda, n)) {
+                        DropoutOps.mask(cpuMask, p, seed, offset);
+                        DropoutOps.mask(cudaMask, p, seed, offset);
+                        Tolerance.assertExact("dropout mask cuda vs cpu " + what, longs(cpuMask.toFloatArray()),
+                                longs(cudaMask.toFloatArray()));
+                    }
+                    for (boolean inverted : new boolean[] {true, false}) {
+                        try (Tensor cpuX = Tensor.of(Device.CPU, x, n); Tensor cudaX = Tensor.of(cuda, x, n);
+                                Tensor cpuY = DropoutOps.forward(cpuX, p, inverted, seed, offset);
+                                Tensor cudaY = DropoutOps.forward(cudaX, p, inverted, seed, offset);
+                                Tensor cpuDx = DropoutOps.backward(cpuX, p, inverted, seed ^ 1, offset);
+                                Tensor cudaDx = DropoutOps.backward(cudaX, p, inverted, seed ^ 1, offset)) {
+                            Tolerance.assertBitIdentical("dropout y cuda vs cpu " + what + " inverted " + inverted,
+                                    cpuY.toFloatArray(), cudaY.toFloatArray());
+                            Tolerance.assertBitIdentical("dropout dx cuda vs cpu " + what + " inverted " + inverted,
+                                    cpuDx.toFloatArray(), cudaDx.toFloatArray());
+                        }
+                    }
+                }
             }
         }
     }
@@ -632,6 +723,12 @@ class DropoutTest {
 
     private static float[] concat(float[] a, float[] b) {
         float[] c = Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, c, a.length, b.length);
+        return c;
+    }
+
+    private static int[] concat(int[] a, int[] b) {
+        int[] c = Arrays.copyOf(a, a.length + b.length);
         System.arraycopy(b, 0, c, a.length, b.length);
         return c;
     }

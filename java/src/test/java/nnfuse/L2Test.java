@@ -3,6 +3,7 @@ package nnfuse;
 import static nnfuse.testing.Messages.assertMessage;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -22,6 +23,7 @@ import org.junit.jupiter.api.Nested;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * The L2 penalty: exact closed forms, native against the double reference on
@@ -247,18 +249,28 @@ class L2Test {
             }
         }
 
-        @Test
-        void nativeChecksReturnAStatus() {
+        /** nf_l2_bwd_f32 and, in its shape, nf_cuda_l2_bwd_f32 on device 0. */
+        private interface Bwd {
+            int call(MemorySegment grad, MemorySegment x, long n, float lambda, int accumulate);
+        }
+
+        /** The CUDA entry point, where the library has it, checks as the CPU one, before it touches a device. */
+        @ParameterizedTest(name = "cuda {0}")
+        @ValueSource(booleans = {false, true})
+        void nativeChecksReturnAStatus(boolean cuda) {
             NativeLibrary.ensureLoaded();
+            assumeTrue(!cuda || nnfuse_h.nf_cuda_built() == 1, "the library has no CUDA backend");
+            String op = cuda ? "nf_cuda_l2_bwd_f32" : "nf_l2_bwd_f32";
+            Bwd bwd = cuda
+                    ? (grad, x, n, lambda, accumulate) -> nnfuse_h.nf_cuda_l2_bwd_f32(grad, x, n, lambda, accumulate, 0)
+                    : nnfuse_h::nf_l2_bwd_f32;
             try (Arena arena = Arena.ofConfined()) {
                 MemorySegment a = arena.allocate(ValueLayout.JAVA_FLOAT, 8);
                 MemorySegment b = arena.allocate(ValueLayout.JAVA_FLOAT, 8);
-                assertNative("nf_l2_bwd_f32: accumulate must be 0 or 1, got 3",
-                        nnfuse_h.nf_l2_bwd_f32(a, b, 8, 1f, 3));
-                assertNative("nf_l2_bwd_f32: lambda must be finite and >= 0, got -2",
-                        nnfuse_h.nf_l2_bwd_f32(a, b, 8, -2f, 0));
-                assertNative("nf_l2_bwd_f32: grad overlaps x", nnfuse_h.nf_l2_bwd_f32(a.asSlice(4), a, 4, 1f, 0));
-                assertNative("nf_l2_bwd_f32: x is NULL", nnfuse_h.nf_l2_bwd_f32(a, MemorySegment.NULL, 8, 1f, 0));
+                assertNative(op + ": accumulate must be 0 or 1, got 3", bwd.call(a, b, 8, 1f, 3));
+                assertNative(op + ": lambda must be finite and >= 0, got -2", bwd.call(a, b, 8, -2f, 0));
+                assertNative(op + ": grad overlaps x", bwd.call(a.asSlice(4), a, 4, 1f, 0));
+                assertNative(op + ": x is NULL", bwd.call(a, MemorySegment.NULL, 8, 1f, 0));
             }
         }
 

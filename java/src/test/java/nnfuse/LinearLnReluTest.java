@@ -10,6 +10,7 @@ import java.lang.foreign.Arena;
 import java.util.Arrays;
 import java.util.stream.Stream;
 import nnfuse.reference.LinearLnReluReference;
+import nnfuse.testing.Backends;
 import nnfuse.testing.CpuLevels;
 import nnfuse.testing.TestData;
 import nnfuse.testing.Threads;
@@ -231,6 +232,7 @@ class LinearLnReluTest {
     /** The allocating form with a packed weight gives the writing form's y; bad input names the packed weight. */
     @Test
     void packedWeight() {
+        Backends.assumeCpu(LinearTest.PACKED);
         Case c = new Case(9, 40, 33, true, true, true);
         try (Arena arena = Arena.ofConfined(); Tensor x = c.x(); Tensor w = c.w();
                 PackedWeight packed = PackedWeight.of(w); Tensor b = c.b(); Tensor g = c.gamma(); Tensor be = c.beta();
@@ -278,10 +280,12 @@ class LinearLnReluTest {
         Tolerance.of(0, e * maxRstd + 1e-6).assertClose("linearLnRelu rstd" + shape, ref.rstd(), fused[3]);
 
         float[][] unfused = c.unfused();
-        float[][] packed = c.fusedPacked();
+        float[][] packed = Backends.onCuda() ? null : c.fusedPacked();
         for (int i = 0; i < OUTPUTS.length; i++) {
             Tolerance.assertBitIdentical("linearLnRelu " + OUTPUTS[i] + " vs unfused" + shape, unfused[i], fused[i]);
-            Tolerance.assertBitIdentical("linearLnRelu " + OUTPUTS[i] + " packed" + shape, fused[i], packed[i]);
+            if (packed != null) {
+                Tolerance.assertBitIdentical("linearLnRelu " + OUTPUTS[i] + " packed" + shape, fused[i], packed[i]);
+            }
         }
     }
 

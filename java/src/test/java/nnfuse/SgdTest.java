@@ -3,6 +3,7 @@ package nnfuse;
 import static nnfuse.testing.Messages.assertMessage;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -19,6 +20,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * SGD steps: native against the float transcription of torch.optim.SGD's
@@ -261,39 +263,50 @@ class SgdTest {
         }
     }
 
-    /** The C entry point validates on its own, for callers other than the Java API. */
-    @Test
-    void nativeChecksReturnAStatus() {
+    /** nf_sgd_step_f32 and, in its shape, nf_cuda_sgd_step_f32 on device 0. */
+    private interface Step {
+        int call(MemorySegment param, MemorySegment momentumBuffer, MemorySegment grad, long n, float lr,
+                float momentum, float dampening, float weightDecay, int nesterov, int firstStep);
+    }
+
+    /**
+     * The C entry point validates on its own, for callers other than the Java API; the CUDA one, where the
+     * library has it, makes the same checks with the same messages before it touches a device.
+     */
+    @ParameterizedTest(name = "cuda {0}")
+    @ValueSource(booleans = {false, true})
+    void nativeChecksReturnAStatus(boolean cuda) {
         NativeLibrary.ensureLoaded();
+        assumeTrue(!cuda || nnfuse_h.nf_cuda_built() == 1, "the library has no CUDA backend");
+        String op = cuda ? "nf_cuda_sgd_step_f32" : "nf_sgd_step_f32";
+        Step step = cuda
+                ? (p, b, g, n, lr, m, d, wd, nesterov, first) ->
+                        nnfuse_h.nf_cuda_sgd_step_f32(p, b, g, n, lr, m, d, wd, nesterov, first, 0)
+                : nnfuse_h::nf_sgd_step_f32;
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment p = arena.allocate(ValueLayout.JAVA_FLOAT, 8);
             MemorySegment b = arena.allocate(ValueLayout.JAVA_FLOAT, 8);
             MemorySegment g = arena.allocate(ValueLayout.JAVA_FLOAT, 8);
             MemorySegment none = MemorySegment.NULL;
-            assertNative("nf_sgd_step_f32: Invalid learning rate: -1 (lr must be finite and >= 0)",
-                    nnfuse_h.nf_sgd_step_f32(p, b, g, 8, -1f, 0.9f, 0f, 0f, 0, 1));
-            assertNative("nf_sgd_step_f32: Invalid learning rate: nan (lr must be finite and >= 0)",
-                    nnfuse_h.nf_sgd_step_f32(p, b, g, 8, Float.NaN, 0.9f, 0f, 0f, 0, 1));
-            assertNative("nf_sgd_step_f32: Invalid momentum value: -0.5 (momentum must be finite and >= 0)",
-                    nnfuse_h.nf_sgd_step_f32(p, b, g, 8, 0.1f, -0.5f, 0f, 0f, 0, 1));
-            assertNative("nf_sgd_step_f32: Invalid weight_decay value: -1 (weight_decay must be finite and >= 0)",
-                    nnfuse_h.nf_sgd_step_f32(p, b, g, 8, 0.1f, 0.9f, 0f, -1f, 0, 1));
-            assertNative("nf_sgd_step_f32: dampening must be finite, got inf",
-                    nnfuse_h.nf_sgd_step_f32(p, b, g, 8, 0.1f, 0.9f, Float.POSITIVE_INFINITY, 0f, 0, 1));
-            assertNative("nf_sgd_step_f32: Nesterov momentum requires a momentum and zero dampening, got momentum 0.9 "
-                    + "and dampening 0.5", nnfuse_h.nf_sgd_step_f32(p, b, g, 8, 0.1f, 0.9f, 0.5f, 0f, 1, 1));
-            assertNative("nf_sgd_step_f32: nesterov must be 0 or 1, got 2",
-                    nnfuse_h.nf_sgd_step_f32(p, b, g, 8, 0.1f, 0.9f, 0f, 0f, 2, 1));
-            assertNative("nf_sgd_step_f32: first_step must be 0 or 1, got -1",
-                    nnfuse_h.nf_sgd_step_f32(p, b, g, 8, 0.1f, 0.9f, 0f, 0f, 0, -1));
-            assertNative("nf_sgd_step_f32: momentum_buffer is NULL but momentum is 0.9",
-                    nnfuse_h.nf_sgd_step_f32(p, none, g, 8, 0.1f, 0.9f, 0f, 0f, 0, 1));
-            assertNative("nf_sgd_step_f32: param overlaps grad",
-                    nnfuse_h.nf_sgd_step_f32(p, b, p.asSlice(4), 4, 0.1f, 0.9f, 0f, 0f, 0, 1));
-            assertNative("nf_sgd_step_f32: momentum_buffer overlaps grad",
-                    nnfuse_h.nf_sgd_step_f32(p, b, b, 8, 0.1f, 0.9f, 0f, 0f, 0, 1));
-            assertNative("nf_sgd_step_f32: grad is NULL",
-                    nnfuse_h.nf_sgd_step_f32(p, b, none, 8, 0.1f, 0.9f, 0f, 0f, 0, 1));
+            assertNative(op + ": Invalid learning rate: -1 (lr must be finite and >= 0)",
+                    step.call(p, b, g, 8, -1f, 0.9f, 0f, 0f, 0, 1));
+            assertNative(op + ": Invalid learning rate: nan (lr must be finite and >= 0)",
+                    step.call(p, b, g, 8, Float.NaN, 0.9f, 0f, 0f, 0, 1));
+            assertNative(op + ": Invalid momentum value: -0.5 (momentum must be finite and >= 0)",
+                    step.call(p, b, g, 8, 0.1f, -0.5f, 0f, 0f, 0, 1));
+            assertNative(op + ": Invalid weight_decay value: -1 (weight_decay must be finite and >= 0)",
+                    step.call(p, b, g, 8, 0.1f, 0.9f, 0f, -1f, 0, 1));
+            assertNative(op + ": dampening must be finite, got inf",
+                    step.call(p, b, g, 8, 0.1f, 0.9f, Float.POSITIVE_INFINITY, 0f, 0, 1));
+            assertNative(op + ": Nesterov momentum requires a momentum and zero dampening, got momentum 0.9 "
+                    + "and dampening 0.5", step.call(p, b, g, 8, 0.1f, 0.9f, 0.5f, 0f, 1, 1));
+            assertNative(op + ": nesterov must be 0 or 1, got 2", step.call(p, b, g, 8, 0.1f, 0.9f, 0f, 0f, 2, 1));
+            assertNative(op + ": first_step must be 0 or 1, got -1", step.call(p, b, g, 8, 0.1f, 0.9f, 0f, 0f, 0, -1));
+            assertNative(op + ": momentum_buffer is NULL but momentum is 0.9",
+                    step.call(p, none, g, 8, 0.1f, 0.9f, 0f, 0f, 0, 1));
+            assertNative(op + ": param overlaps grad", step.call(p, b, p.asSlice(4), 4, 0.1f, 0.9f, 0f, 0f, 0, 1));
+            assertNative(op + ": momentum_buffer overlaps grad", step.call(p, b, b, 8, 0.1f, 0.9f, 0f, 0f, 0, 1));
+            assertNative(op + ": grad is NULL", step.call(p, b, none, 8, 0.1f, 0.9f, 0f, 0f, 0, 1));
         }
     }
 

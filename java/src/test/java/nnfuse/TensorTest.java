@@ -21,7 +21,7 @@ import org.junit.jupiter.api.io.TempDir;
 class TensorTest {
     @Test
     void allocationIsAlignedZeroedAndShaped() {
-        try (Tensor t = Tensor.zeros(3, 5, 7)) {
+        try (Tensor t = Tensor.zeros(Device.CPU, 3, 5, 7)) {
             assertEquals(0, t.segment().address() % Tensor.ALIGNMENT);
             assertArrayEquals(new long[] {3, 5, 7}, t.shape());
             assertEquals(105, t.numel());
@@ -80,7 +80,7 @@ class TensorTest {
         assertMessage(assertThrows(IllegalStateException.class, () -> t.get(0)), "closed");
         assertMessage(assertThrows(IllegalStateException.class, () -> t.set(1f, 0)), "closed");
         assertMessage(assertThrows(IllegalStateException.class, t::segment), "closed");
-        assertEquals("Tensor(float32[4], closed)", t.toString());
+        assertEquals("Tensor(" + t.describe() + ", closed)", t.toString());
     }
 
     @Test

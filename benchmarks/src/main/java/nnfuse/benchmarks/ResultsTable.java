@@ -48,6 +48,8 @@ public final class ResultsTable {
         }
     }
 
+    private static final String CUDA = "CudaBenchmark.";
+
     /** One line of the table. */
     record Row(String measure, String result, String goal, String verdict) {}
 
@@ -106,6 +108,25 @@ public final class ResultsTable {
                         find("ModelBenchmark." + step + "Unfused", batch)));
             }
         }
+        if (scores.stream().anyMatch(s -> s.benchmark().startsWith(CUDA))) {
+            rows.addAll(cudaRows());
+        }
+        return rows;
+    }
+
+    /** The GPU measures of {@link CudaBenchmark}, present when a run had a CUDA device. */
+    private List<Row> cudaRows() {
+        String on = " on [" + CudaBenchmark.ROWS + ", " + CudaBenchmark.COLS + "] vs a device copy (GB/s)";
+        List<Row> rows = new ArrayList<>();
+        rows.add(bandwidth("CUDA LayerNorm" + on, CUDA + "layerNorm", CUDA + "copy", CudaBenchmark.BYTES,
+                CudaBenchmark.BYTES));
+        rows.add(bandwidth("CUDA BatchNorm (training, running stats)" + on, CUDA + "batchNormTraining",
+                CUDA + "copy", CudaBenchmark.BYTES, CudaBenchmark.BYTES));
+        rows.add(bandwidth("CUDA Dropout (p = 0.5, inverted)" + on, CUDA + "dropout", CUDA + "copy",
+                CudaBenchmark.BYTES, CudaBenchmark.BYTES));
+        rows.add(speedup("CUDA fused Linear+LayerNorm+ReLU against the plain product (nnfuse's Linear), "
+                + CudaBenchmark.BATCH + "x" + CudaBenchmark.IN + " -> " + CudaBenchmark.OUT, "fused",
+                find(CUDA + "linearLnReluFused", null), "product", find(CUDA + "linear", null)));
         return rows;
     }
 
@@ -138,14 +159,19 @@ public final class ResultsTable {
 
     /** Achieved bytes per second of an op against the copy of the same class and run. */
     private Row bandwidth(String op, String benchmarkClass, String method, long bytes) {
-        String measure = op + " on 4096x1024 vs a native copy (GB/s)";
-        Optional<Score> copy = find(benchmarkClass + ".copy", null);
-        Optional<Score> run = find(benchmarkClass + "." + method, null);
+        return bandwidth(op + " on 4096x1024 vs a native copy (GB/s)", benchmarkClass + "." + method,
+                benchmarkClass + ".copy", bytes, MemoryBoundBenchmark.COPY_BYTES);
+    }
+
+    /** Achieved bytes per second of benchmark {@code op} against benchmark {@code copy} of the same run. */
+    private Row bandwidth(String measure, String op, String copyBenchmark, long bytes, long copyBytes) {
+        Optional<Score> copy = find(copyBenchmark, null);
+        Optional<Score> run = find(op, null);
         if (copy.isEmpty() || run.isEmpty()) {
             return notMeasured(measure, ">= 0.8x");
         }
         double opRate = bytes / run.get().seconds();
-        double copyRate = MemoryBoundBenchmark.COPY_BYTES / copy.get().seconds();
+        double copyRate = copyBytes / copy.get().seconds();
         double r = opRate / copyRate;
         String result = String.format(Locale.ROOT, "%s (%.1f vs %.1f GB/s)", times(r, copy.get(), run.get()),
                 opRate / 1e9, copyRate / 1e9);

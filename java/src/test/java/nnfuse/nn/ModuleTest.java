@@ -20,6 +20,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import nnfuse.DType;
+import nnfuse.Device;
 import nnfuse.Tensor;
 import nnfuse.testing.TestData;
 import nnfuse.testing.Tolerance;
@@ -192,9 +193,9 @@ class ModuleTest {
     }
 
     private static String sha256(Tensor t) {
-        try {
+        try (Tensor host = t.to(Device.CPU)) {
             return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256")
-                    .digest(t.segment().toArray(ValueLayout.JAVA_BYTE)));
+                    .digest(host.segment().toArray(ValueLayout.JAVA_BYTE)));
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
         }

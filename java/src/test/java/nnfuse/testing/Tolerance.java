@@ -99,13 +99,17 @@ public record Tolerance(double atol, double rtol) {
         ErrorReport.record(what, 0, 0, null);
     }
 
-    /** Bit-for-bit comparison of float outputs (determinism). */
+    /**
+     * Bit-for-bit comparison of float outputs (determinism, backends that must agree exactly), except that a NaN
+     * matches any NaN: IEEE 754 leaves the payload of a NaN result to the hardware, and NVIDIA GPUs return one
+     * canonical NaN where x86 propagates the operand's.
+     */
     public static void assertBitIdentical(String what, float[] expected, float[] actual) {
         if (expected.length != actual.length) {
             fail(what + ": expected " + expected.length + " elements, got " + actual.length);
         }
         for (int i = 0; i < expected.length; i++) {
-            if (Float.floatToRawIntBits(expected[i]) != Float.floatToRawIntBits(actual[i])) {
+            if (Float.floatToIntBits(expected[i]) != Float.floatToIntBits(actual[i])) {
                 fail(String.format(Locale.ROOT, "%s: index %d differs: %.9g (0x%08x) vs %.9g (0x%08x)", what, i,
                         expected[i], Float.floatToRawIntBits(expected[i]), actual[i],
                         Float.floatToRawIntBits(actual[i])));
@@ -113,13 +117,13 @@ public record Tolerance(double atol, double rtol) {
         }
     }
 
-    /** Bit-for-bit comparison of double outputs (determinism). */
+    /** As {@link #assertBitIdentical(String, float[], float[])}, for double outputs. */
     public static void assertBitIdentical(String what, double[] expected, double[] actual) {
         if (expected.length != actual.length) {
             fail(what + ": expected " + expected.length + " elements, got " + actual.length);
         }
         for (int i = 0; i < expected.length; i++) {
-            if (Double.doubleToRawLongBits(expected[i]) != Double.doubleToRawLongBits(actual[i])) {
+            if (Double.doubleToLongBits(expected[i]) != Double.doubleToLongBits(actual[i])) {
                 fail(String.format(Locale.ROOT, "%s: index %d differs: %.17g (0x%016x) vs %.17g (0x%016x)", what, i,
                         expected[i], Double.doubleToRawLongBits(expected[i]), actual[i],
                         Double.doubleToRawLongBits(actual[i])));

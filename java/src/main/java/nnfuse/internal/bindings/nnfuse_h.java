@@ -722,6 +722,146 @@ public class nnfuse_h extends nnfuse_h$shared {
         }
     }
 
+    private static class nf_cuda_layernorm_fwd_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            nnfuse_h.C_INT,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_FLOAT,
+            nnfuse_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("nf_cuda_layernorm_fwd_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_layernorm_fwd_f32(float *y, float *mean, float *rstd, const float *x, const float *gamma, const float *beta, int64_t rows, int64_t cols, float eps, int32_t device)
+     * }
+     */
+    public static FunctionDescriptor nf_cuda_layernorm_fwd_f32$descriptor() {
+        return nf_cuda_layernorm_fwd_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_layernorm_fwd_f32(float *y, float *mean, float *rstd, const float *x, const float *gamma, const float *beta, int64_t rows, int64_t cols, float eps, int32_t device)
+     * }
+     */
+    public static MethodHandle nf_cuda_layernorm_fwd_f32$handle() {
+        return nf_cuda_layernorm_fwd_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_layernorm_fwd_f32(float *y, float *mean, float *rstd, const float *x, const float *gamma, const float *beta, int64_t rows, int64_t cols, float eps, int32_t device)
+     * }
+     */
+    public static MemorySegment nf_cuda_layernorm_fwd_f32$address() {
+        return nf_cuda_layernorm_fwd_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t nf_cuda_layernorm_fwd_f32(float *y, float *mean, float *rstd, const float *x, const float *gamma, const float *beta, int64_t rows, int64_t cols, float eps, int32_t device)
+     * }
+     */
+    public static int nf_cuda_layernorm_fwd_f32(MemorySegment y, MemorySegment mean, MemorySegment rstd, MemorySegment x, MemorySegment gamma, MemorySegment beta, long rows, long cols, float eps, int device) {
+        var mh$ = nf_cuda_layernorm_fwd_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("nf_cuda_layernorm_fwd_f32", y, mean, rstd, x, gamma, beta, rows, cols, eps, device);
+            }
+            return (int)mh$.invokeExact(y, mean, rstd, x, gamma, beta, rows, cols, eps, device);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class nf_cuda_layernorm_bwd_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            nnfuse_h.C_INT,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_INT,
+            nnfuse_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("nf_cuda_layernorm_bwd_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_layernorm_bwd_f32(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x, const float *mean, const float *rstd, const float *gamma, int64_t rows, int64_t cols, int32_t accumulate, int32_t device)
+     * }
+     */
+    public static FunctionDescriptor nf_cuda_layernorm_bwd_f32$descriptor() {
+        return nf_cuda_layernorm_bwd_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_layernorm_bwd_f32(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x, const float *mean, const float *rstd, const float *gamma, int64_t rows, int64_t cols, int32_t accumulate, int32_t device)
+     * }
+     */
+    public static MethodHandle nf_cuda_layernorm_bwd_f32$handle() {
+        return nf_cuda_layernorm_bwd_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_layernorm_bwd_f32(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x, const float *mean, const float *rstd, const float *gamma, int64_t rows, int64_t cols, int32_t accumulate, int32_t device)
+     * }
+     */
+    public static MemorySegment nf_cuda_layernorm_bwd_f32$address() {
+        return nf_cuda_layernorm_bwd_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t nf_cuda_layernorm_bwd_f32(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x, const float *mean, const float *rstd, const float *gamma, int64_t rows, int64_t cols, int32_t accumulate, int32_t device)
+     * }
+     */
+    public static int nf_cuda_layernorm_bwd_f32(MemorySegment dx, MemorySegment dgamma, MemorySegment dbeta, MemorySegment dy, MemorySegment x, MemorySegment mean, MemorySegment rstd, MemorySegment gamma, long rows, long cols, int accumulate, int device) {
+        var mh$ = nf_cuda_layernorm_bwd_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("nf_cuda_layernorm_bwd_f32", dx, dgamma, dbeta, dy, x, mean, rstd, gamma, rows, cols, accumulate, device);
+            }
+            return (int)mh$.invokeExact(dx, dgamma, dbeta, dy, x, mean, rstd, gamma, rows, cols, accumulate, device);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static class nf_philox4x32_10 {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             nnfuse_h.C_INT,
@@ -910,6 +1050,134 @@ public class nnfuse_h extends nnfuse_h$shared {
         }
     }
 
+    private static class nf_cuda_softmax_fwd_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            nnfuse_h.C_INT,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("nf_cuda_softmax_fwd_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_softmax_fwd_f32(float *y, const float *x, int64_t rows, int64_t cols, int32_t device)
+     * }
+     */
+    public static FunctionDescriptor nf_cuda_softmax_fwd_f32$descriptor() {
+        return nf_cuda_softmax_fwd_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_softmax_fwd_f32(float *y, const float *x, int64_t rows, int64_t cols, int32_t device)
+     * }
+     */
+    public static MethodHandle nf_cuda_softmax_fwd_f32$handle() {
+        return nf_cuda_softmax_fwd_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_softmax_fwd_f32(float *y, const float *x, int64_t rows, int64_t cols, int32_t device)
+     * }
+     */
+    public static MemorySegment nf_cuda_softmax_fwd_f32$address() {
+        return nf_cuda_softmax_fwd_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t nf_cuda_softmax_fwd_f32(float *y, const float *x, int64_t rows, int64_t cols, int32_t device)
+     * }
+     */
+    public static int nf_cuda_softmax_fwd_f32(MemorySegment y, MemorySegment x, long rows, long cols, int device) {
+        var mh$ = nf_cuda_softmax_fwd_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("nf_cuda_softmax_fwd_f32", y, x, rows, cols, device);
+            }
+            return (int)mh$.invokeExact(y, x, rows, cols, device);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class nf_cuda_log_softmax_fwd_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            nnfuse_h.C_INT,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("nf_cuda_log_softmax_fwd_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_log_softmax_fwd_f32(float *y, const float *x, int64_t rows, int64_t cols, int32_t device)
+     * }
+     */
+    public static FunctionDescriptor nf_cuda_log_softmax_fwd_f32$descriptor() {
+        return nf_cuda_log_softmax_fwd_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_log_softmax_fwd_f32(float *y, const float *x, int64_t rows, int64_t cols, int32_t device)
+     * }
+     */
+    public static MethodHandle nf_cuda_log_softmax_fwd_f32$handle() {
+        return nf_cuda_log_softmax_fwd_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_log_softmax_fwd_f32(float *y, const float *x, int64_t rows, int64_t cols, int32_t device)
+     * }
+     */
+    public static MemorySegment nf_cuda_log_softmax_fwd_f32$address() {
+        return nf_cuda_log_softmax_fwd_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t nf_cuda_log_softmax_fwd_f32(float *y, const float *x, int64_t rows, int64_t cols, int32_t device)
+     * }
+     */
+    public static int nf_cuda_log_softmax_fwd_f32(MemorySegment y, MemorySegment x, long rows, long cols, int device) {
+        var mh$ = nf_cuda_log_softmax_fwd_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("nf_cuda_log_softmax_fwd_f32", y, x, rows, cols, device);
+            }
+            return (int)mh$.invokeExact(y, x, rows, cols, device);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static class nf_cross_entropy_fwd_f32 {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             nnfuse_h.C_INT,
@@ -971,6 +1239,75 @@ public class nnfuse_h extends nnfuse_h$shared {
                 traceDowncall("nf_cross_entropy_fwd_f32", loss, logits, labels, weight, rows, classes, ignore_index, label_smoothing, reduction);
             }
             return (int)mh$.invokeExact(loss, logits, labels, weight, rows, classes, ignore_index, label_smoothing, reduction);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class nf_cuda_cross_entropy_fwd_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            nnfuse_h.C_INT,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_FLOAT,
+            nnfuse_h.C_INT,
+            nnfuse_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("nf_cuda_cross_entropy_fwd_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_cross_entropy_fwd_f32(float *loss, const float *logits, const int64_t *labels, const float *weight, int64_t rows, int64_t classes, int64_t ignore_index, float label_smoothing, int32_t reduction, int32_t device)
+     * }
+     */
+    public static FunctionDescriptor nf_cuda_cross_entropy_fwd_f32$descriptor() {
+        return nf_cuda_cross_entropy_fwd_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_cross_entropy_fwd_f32(float *loss, const float *logits, const int64_t *labels, const float *weight, int64_t rows, int64_t classes, int64_t ignore_index, float label_smoothing, int32_t reduction, int32_t device)
+     * }
+     */
+    public static MethodHandle nf_cuda_cross_entropy_fwd_f32$handle() {
+        return nf_cuda_cross_entropy_fwd_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_cross_entropy_fwd_f32(float *loss, const float *logits, const int64_t *labels, const float *weight, int64_t rows, int64_t classes, int64_t ignore_index, float label_smoothing, int32_t reduction, int32_t device)
+     * }
+     */
+    public static MemorySegment nf_cuda_cross_entropy_fwd_f32$address() {
+        return nf_cuda_cross_entropy_fwd_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t nf_cuda_cross_entropy_fwd_f32(float *loss, const float *logits, const int64_t *labels, const float *weight, int64_t rows, int64_t classes, int64_t ignore_index, float label_smoothing, int32_t reduction, int32_t device)
+     * }
+     */
+    public static int nf_cuda_cross_entropy_fwd_f32(MemorySegment loss, MemorySegment logits, MemorySegment labels, MemorySegment weight, long rows, long classes, long ignore_index, float label_smoothing, int reduction, int device) {
+        var mh$ = nf_cuda_cross_entropy_fwd_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("nf_cuda_cross_entropy_fwd_f32", loss, logits, labels, weight, rows, classes, ignore_index, label_smoothing, reduction, device);
+            }
+            return (int)mh$.invokeExact(loss, logits, labels, weight, rows, classes, ignore_index, label_smoothing, reduction, device);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
@@ -1041,6 +1378,70 @@ public class nnfuse_h extends nnfuse_h$shared {
         }
     }
 
+    private static class nf_cuda_argmax_fwd_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            nnfuse_h.C_INT,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("nf_cuda_argmax_fwd_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_argmax_fwd_f32(int64_t *index, const float *x, int64_t rows, int64_t cols, int32_t device)
+     * }
+     */
+    public static FunctionDescriptor nf_cuda_argmax_fwd_f32$descriptor() {
+        return nf_cuda_argmax_fwd_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_argmax_fwd_f32(int64_t *index, const float *x, int64_t rows, int64_t cols, int32_t device)
+     * }
+     */
+    public static MethodHandle nf_cuda_argmax_fwd_f32$handle() {
+        return nf_cuda_argmax_fwd_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_argmax_fwd_f32(int64_t *index, const float *x, int64_t rows, int64_t cols, int32_t device)
+     * }
+     */
+    public static MemorySegment nf_cuda_argmax_fwd_f32$address() {
+        return nf_cuda_argmax_fwd_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t nf_cuda_argmax_fwd_f32(int64_t *index, const float *x, int64_t rows, int64_t cols, int32_t device)
+     * }
+     */
+    public static int nf_cuda_argmax_fwd_f32(MemorySegment index, MemorySegment x, long rows, long cols, int device) {
+        var mh$ = nf_cuda_argmax_fwd_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("nf_cuda_argmax_fwd_f32", index, x, rows, cols, device);
+            }
+            return (int)mh$.invokeExact(index, x, rows, cols, device);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static class nf_l2_fwd_f32 {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             nnfuse_h.C_INT,
@@ -1096,6 +1497,69 @@ public class nnfuse_h extends nnfuse_h$shared {
                 traceDowncall("nf_l2_fwd_f32", sum_squares, x, n);
             }
             return (int)mh$.invokeExact(sum_squares, x, n);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class nf_cuda_l2_fwd_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            nnfuse_h.C_INT,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("nf_cuda_l2_fwd_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_l2_fwd_f32(double *sum_squares, const float *x, int64_t n, int32_t device)
+     * }
+     */
+    public static FunctionDescriptor nf_cuda_l2_fwd_f32$descriptor() {
+        return nf_cuda_l2_fwd_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_l2_fwd_f32(double *sum_squares, const float *x, int64_t n, int32_t device)
+     * }
+     */
+    public static MethodHandle nf_cuda_l2_fwd_f32$handle() {
+        return nf_cuda_l2_fwd_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_l2_fwd_f32(double *sum_squares, const float *x, int64_t n, int32_t device)
+     * }
+     */
+    public static MemorySegment nf_cuda_l2_fwd_f32$address() {
+        return nf_cuda_l2_fwd_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t nf_cuda_l2_fwd_f32(double *sum_squares, const float *x, int64_t n, int32_t device)
+     * }
+     */
+    public static int nf_cuda_l2_fwd_f32(MemorySegment sum_squares, MemorySegment x, long n, int device) {
+        var mh$ = nf_cuda_l2_fwd_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("nf_cuda_l2_fwd_f32", sum_squares, x, n, device);
+            }
+            return (int)mh$.invokeExact(sum_squares, x, n, device);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
@@ -1233,6 +1697,138 @@ public class nnfuse_h extends nnfuse_h$shared {
         }
     }
 
+    private static class nf_cuda_dropout_fwd_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            nnfuse_h.C_INT,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_FLOAT,
+            nnfuse_h.C_INT,
+            nnfuse_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("nf_cuda_dropout_fwd_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_dropout_fwd_f32(float *y, const float *x, int64_t n, uint64_t seed, uint64_t offset, float p, int32_t inverted, int32_t device)
+     * }
+     */
+    public static FunctionDescriptor nf_cuda_dropout_fwd_f32$descriptor() {
+        return nf_cuda_dropout_fwd_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_dropout_fwd_f32(float *y, const float *x, int64_t n, uint64_t seed, uint64_t offset, float p, int32_t inverted, int32_t device)
+     * }
+     */
+    public static MethodHandle nf_cuda_dropout_fwd_f32$handle() {
+        return nf_cuda_dropout_fwd_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_dropout_fwd_f32(float *y, const float *x, int64_t n, uint64_t seed, uint64_t offset, float p, int32_t inverted, int32_t device)
+     * }
+     */
+    public static MemorySegment nf_cuda_dropout_fwd_f32$address() {
+        return nf_cuda_dropout_fwd_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t nf_cuda_dropout_fwd_f32(float *y, const float *x, int64_t n, uint64_t seed, uint64_t offset, float p, int32_t inverted, int32_t device)
+     * }
+     */
+    public static int nf_cuda_dropout_fwd_f32(MemorySegment y, MemorySegment x, long n, long seed, long offset, float p, int inverted, int device) {
+        var mh$ = nf_cuda_dropout_fwd_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("nf_cuda_dropout_fwd_f32", y, x, n, seed, offset, p, inverted, device);
+            }
+            return (int)mh$.invokeExact(y, x, n, seed, offset, p, inverted, device);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class nf_cuda_dropout_mask_fwd_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            nnfuse_h.C_INT,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_FLOAT,
+            nnfuse_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("nf_cuda_dropout_mask_fwd_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_dropout_mask_fwd_f32(float *mask, int64_t n, uint64_t seed, uint64_t offset, float p, int32_t device)
+     * }
+     */
+    public static FunctionDescriptor nf_cuda_dropout_mask_fwd_f32$descriptor() {
+        return nf_cuda_dropout_mask_fwd_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_dropout_mask_fwd_f32(float *mask, int64_t n, uint64_t seed, uint64_t offset, float p, int32_t device)
+     * }
+     */
+    public static MethodHandle nf_cuda_dropout_mask_fwd_f32$handle() {
+        return nf_cuda_dropout_mask_fwd_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_dropout_mask_fwd_f32(float *mask, int64_t n, uint64_t seed, uint64_t offset, float p, int32_t device)
+     * }
+     */
+    public static MemorySegment nf_cuda_dropout_mask_fwd_f32$address() {
+        return nf_cuda_dropout_mask_fwd_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t nf_cuda_dropout_mask_fwd_f32(float *mask, int64_t n, uint64_t seed, uint64_t offset, float p, int32_t device)
+     * }
+     */
+    public static int nf_cuda_dropout_mask_fwd_f32(MemorySegment mask, long n, long seed, long offset, float p, int device) {
+        var mh$ = nf_cuda_dropout_mask_fwd_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("nf_cuda_dropout_mask_fwd_f32", mask, n, seed, offset, p, device);
+            }
+            return (int)mh$.invokeExact(mask, n, seed, offset, p, device);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static class nf_linear_fwd_f32 {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             nnfuse_h.C_INT,
@@ -1361,6 +1957,143 @@ public class nnfuse_h extends nnfuse_h$shared {
                 traceDowncall("nf_linear_bwd_f32", dx, dweight, dbias, dy, x, weight, rows, in_features, out_features, accumulate);
             }
             return (int)mh$.invokeExact(dx, dweight, dbias, dy, x, weight, rows, in_features, out_features, accumulate);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class nf_cuda_linear_fwd_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            nnfuse_h.C_INT,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("nf_cuda_linear_fwd_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_linear_fwd_f32(float *y, const float *x, const float *weight, const float *bias, int64_t rows, int64_t in_features, int64_t out_features, int32_t device)
+     * }
+     */
+    public static FunctionDescriptor nf_cuda_linear_fwd_f32$descriptor() {
+        return nf_cuda_linear_fwd_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_linear_fwd_f32(float *y, const float *x, const float *weight, const float *bias, int64_t rows, int64_t in_features, int64_t out_features, int32_t device)
+     * }
+     */
+    public static MethodHandle nf_cuda_linear_fwd_f32$handle() {
+        return nf_cuda_linear_fwd_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_linear_fwd_f32(float *y, const float *x, const float *weight, const float *bias, int64_t rows, int64_t in_features, int64_t out_features, int32_t device)
+     * }
+     */
+    public static MemorySegment nf_cuda_linear_fwd_f32$address() {
+        return nf_cuda_linear_fwd_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t nf_cuda_linear_fwd_f32(float *y, const float *x, const float *weight, const float *bias, int64_t rows, int64_t in_features, int64_t out_features, int32_t device)
+     * }
+     */
+    public static int nf_cuda_linear_fwd_f32(MemorySegment y, MemorySegment x, MemorySegment weight, MemorySegment bias, long rows, long in_features, long out_features, int device) {
+        var mh$ = nf_cuda_linear_fwd_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("nf_cuda_linear_fwd_f32", y, x, weight, bias, rows, in_features, out_features, device);
+            }
+            return (int)mh$.invokeExact(y, x, weight, bias, rows, in_features, out_features, device);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class nf_cuda_linear_bwd_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            nnfuse_h.C_INT,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_INT,
+            nnfuse_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("nf_cuda_linear_bwd_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_linear_bwd_f32(float *dx, float *dweight, float *dbias, const float *dy, const float *x, const float *weight, int64_t rows, int64_t in_features, int64_t out_features, int32_t accumulate, int32_t device)
+     * }
+     */
+    public static FunctionDescriptor nf_cuda_linear_bwd_f32$descriptor() {
+        return nf_cuda_linear_bwd_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_linear_bwd_f32(float *dx, float *dweight, float *dbias, const float *dy, const float *x, const float *weight, int64_t rows, int64_t in_features, int64_t out_features, int32_t accumulate, int32_t device)
+     * }
+     */
+    public static MethodHandle nf_cuda_linear_bwd_f32$handle() {
+        return nf_cuda_linear_bwd_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_linear_bwd_f32(float *dx, float *dweight, float *dbias, const float *dy, const float *x, const float *weight, int64_t rows, int64_t in_features, int64_t out_features, int32_t accumulate, int32_t device)
+     * }
+     */
+    public static MemorySegment nf_cuda_linear_bwd_f32$address() {
+        return nf_cuda_linear_bwd_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t nf_cuda_linear_bwd_f32(float *dx, float *dweight, float *dbias, const float *dy, const float *x, const float *weight, int64_t rows, int64_t in_features, int64_t out_features, int32_t accumulate, int32_t device)
+     * }
+     */
+    public static int nf_cuda_linear_bwd_f32(MemorySegment dx, MemorySegment dweight, MemorySegment dbias, MemorySegment dy, MemorySegment x, MemorySegment weight, long rows, long in_features, long out_features, int accumulate, int device) {
+        var mh$ = nf_cuda_linear_bwd_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("nf_cuda_linear_bwd_f32", dx, dweight, dbias, dy, x, weight, rows, in_features, out_features, accumulate, device);
+            }
+            return (int)mh$.invokeExact(dx, dweight, dbias, dy, x, weight, rows, in_features, out_features, accumulate, device);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
@@ -1511,6 +2244,158 @@ public class nnfuse_h extends nnfuse_h$shared {
                 traceDowncall("nf_linear_ln_relu_bwd_f32", dx, dweight, dbias, dgamma, dbeta, dy, x, weight, h, mean, rstd, gamma, beta, rows, in_features, out_features, relu, accumulate);
             }
             return (int)mh$.invokeExact(dx, dweight, dbias, dgamma, dbeta, dy, x, weight, h, mean, rstd, gamma, beta, rows, in_features, out_features, relu, accumulate);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class nf_cuda_linear_ln_relu_fwd_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            nnfuse_h.C_INT,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_FLOAT,
+            nnfuse_h.C_INT,
+            nnfuse_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("nf_cuda_linear_ln_relu_fwd_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_linear_ln_relu_fwd_f32(float *y, float *h, float *mean, float *rstd, const float *x, const float *weight, const float *bias, const float *gamma, const float *beta, int64_t rows, int64_t in_features, int64_t out_features, float eps, int32_t relu, int32_t device)
+     * }
+     */
+    public static FunctionDescriptor nf_cuda_linear_ln_relu_fwd_f32$descriptor() {
+        return nf_cuda_linear_ln_relu_fwd_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_linear_ln_relu_fwd_f32(float *y, float *h, float *mean, float *rstd, const float *x, const float *weight, const float *bias, const float *gamma, const float *beta, int64_t rows, int64_t in_features, int64_t out_features, float eps, int32_t relu, int32_t device)
+     * }
+     */
+    public static MethodHandle nf_cuda_linear_ln_relu_fwd_f32$handle() {
+        return nf_cuda_linear_ln_relu_fwd_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_linear_ln_relu_fwd_f32(float *y, float *h, float *mean, float *rstd, const float *x, const float *weight, const float *bias, const float *gamma, const float *beta, int64_t rows, int64_t in_features, int64_t out_features, float eps, int32_t relu, int32_t device)
+     * }
+     */
+    public static MemorySegment nf_cuda_linear_ln_relu_fwd_f32$address() {
+        return nf_cuda_linear_ln_relu_fwd_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t nf_cuda_linear_ln_relu_fwd_f32(float *y, float *h, float *mean, float *rstd, const float *x, const float *weight, const float *bias, const float *gamma, const float *beta, int64_t rows, int64_t in_features, int64_t out_features, float eps, int32_t relu, int32_t device)
+     * }
+     */
+    public static int nf_cuda_linear_ln_relu_fwd_f32(MemorySegment y, MemorySegment h, MemorySegment mean, MemorySegment rstd, MemorySegment x, MemorySegment weight, MemorySegment bias, MemorySegment gamma, MemorySegment beta, long rows, long in_features, long out_features, float eps, int relu, int device) {
+        var mh$ = nf_cuda_linear_ln_relu_fwd_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("nf_cuda_linear_ln_relu_fwd_f32", y, h, mean, rstd, x, weight, bias, gamma, beta, rows, in_features, out_features, eps, relu, device);
+            }
+            return (int)mh$.invokeExact(y, h, mean, rstd, x, weight, bias, gamma, beta, rows, in_features, out_features, eps, relu, device);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class nf_cuda_linear_ln_relu_bwd_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            nnfuse_h.C_INT,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_INT,
+            nnfuse_h.C_INT,
+            nnfuse_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("nf_cuda_linear_ln_relu_bwd_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_linear_ln_relu_bwd_f32(float *dx, float *dweight, float *dbias, float *dgamma, float *dbeta, const float *dy, const float *x, const float *weight, const float *h, const float *mean, const float *rstd, const float *gamma, const float *beta, int64_t rows, int64_t in_features, int64_t out_features, int32_t relu, int32_t accumulate, int32_t device)
+     * }
+     */
+    public static FunctionDescriptor nf_cuda_linear_ln_relu_bwd_f32$descriptor() {
+        return nf_cuda_linear_ln_relu_bwd_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_linear_ln_relu_bwd_f32(float *dx, float *dweight, float *dbias, float *dgamma, float *dbeta, const float *dy, const float *x, const float *weight, const float *h, const float *mean, const float *rstd, const float *gamma, const float *beta, int64_t rows, int64_t in_features, int64_t out_features, int32_t relu, int32_t accumulate, int32_t device)
+     * }
+     */
+    public static MethodHandle nf_cuda_linear_ln_relu_bwd_f32$handle() {
+        return nf_cuda_linear_ln_relu_bwd_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_linear_ln_relu_bwd_f32(float *dx, float *dweight, float *dbias, float *dgamma, float *dbeta, const float *dy, const float *x, const float *weight, const float *h, const float *mean, const float *rstd, const float *gamma, const float *beta, int64_t rows, int64_t in_features, int64_t out_features, int32_t relu, int32_t accumulate, int32_t device)
+     * }
+     */
+    public static MemorySegment nf_cuda_linear_ln_relu_bwd_f32$address() {
+        return nf_cuda_linear_ln_relu_bwd_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t nf_cuda_linear_ln_relu_bwd_f32(float *dx, float *dweight, float *dbias, float *dgamma, float *dbeta, const float *dy, const float *x, const float *weight, const float *h, const float *mean, const float *rstd, const float *gamma, const float *beta, int64_t rows, int64_t in_features, int64_t out_features, int32_t relu, int32_t accumulate, int32_t device)
+     * }
+     */
+    public static int nf_cuda_linear_ln_relu_bwd_f32(MemorySegment dx, MemorySegment dweight, MemorySegment dbias, MemorySegment dgamma, MemorySegment dbeta, MemorySegment dy, MemorySegment x, MemorySegment weight, MemorySegment h, MemorySegment mean, MemorySegment rstd, MemorySegment gamma, MemorySegment beta, long rows, long in_features, long out_features, int relu, int accumulate, int device) {
+        var mh$ = nf_cuda_linear_ln_relu_bwd_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("nf_cuda_linear_ln_relu_bwd_f32", dx, dweight, dbias, dgamma, dbeta, dy, x, weight, h, mean, rstd, gamma, beta, rows, in_features, out_features, relu, accumulate, device);
+            }
+            return (int)mh$.invokeExact(dx, dweight, dbias, dgamma, dbeta, dy, x, weight, h, mean, rstd, gamma, beta, rows, in_features, out_features, relu, accumulate, device);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
@@ -2050,6 +2935,290 @@ public class nnfuse_h extends nnfuse_h$shared {
         }
     }
 
+    private static class nf_cuda_batchnorm_fwd_train_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            nnfuse_h.C_INT,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_FLOAT,
+            nnfuse_h.C_FLOAT,
+            nnfuse_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("nf_cuda_batchnorm_fwd_train_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_batchnorm_fwd_train_f32(float *y, float *save_mean, float *save_rstd, float *running_mean, float *running_var, const float *x, const float *gamma, const float *beta, int64_t n, int64_t c, float eps, float momentum, int32_t device)
+     * }
+     */
+    public static FunctionDescriptor nf_cuda_batchnorm_fwd_train_f32$descriptor() {
+        return nf_cuda_batchnorm_fwd_train_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_batchnorm_fwd_train_f32(float *y, float *save_mean, float *save_rstd, float *running_mean, float *running_var, const float *x, const float *gamma, const float *beta, int64_t n, int64_t c, float eps, float momentum, int32_t device)
+     * }
+     */
+    public static MethodHandle nf_cuda_batchnorm_fwd_train_f32$handle() {
+        return nf_cuda_batchnorm_fwd_train_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_batchnorm_fwd_train_f32(float *y, float *save_mean, float *save_rstd, float *running_mean, float *running_var, const float *x, const float *gamma, const float *beta, int64_t n, int64_t c, float eps, float momentum, int32_t device)
+     * }
+     */
+    public static MemorySegment nf_cuda_batchnorm_fwd_train_f32$address() {
+        return nf_cuda_batchnorm_fwd_train_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t nf_cuda_batchnorm_fwd_train_f32(float *y, float *save_mean, float *save_rstd, float *running_mean, float *running_var, const float *x, const float *gamma, const float *beta, int64_t n, int64_t c, float eps, float momentum, int32_t device)
+     * }
+     */
+    public static int nf_cuda_batchnorm_fwd_train_f32(MemorySegment y, MemorySegment save_mean, MemorySegment save_rstd, MemorySegment running_mean, MemorySegment running_var, MemorySegment x, MemorySegment gamma, MemorySegment beta, long n, long c, float eps, float momentum, int device) {
+        var mh$ = nf_cuda_batchnorm_fwd_train_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("nf_cuda_batchnorm_fwd_train_f32", y, save_mean, save_rstd, running_mean, running_var, x, gamma, beta, n, c, eps, momentum, device);
+            }
+            return (int)mh$.invokeExact(y, save_mean, save_rstd, running_mean, running_var, x, gamma, beta, n, c, eps, momentum, device);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class nf_cuda_batchnorm_fwd_eval_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            nnfuse_h.C_INT,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_FLOAT,
+            nnfuse_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("nf_cuda_batchnorm_fwd_eval_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_batchnorm_fwd_eval_f32(float *y, const float *x, const float *running_mean, const float *running_var, const float *gamma, const float *beta, int64_t n, int64_t c, float eps, int32_t device)
+     * }
+     */
+    public static FunctionDescriptor nf_cuda_batchnorm_fwd_eval_f32$descriptor() {
+        return nf_cuda_batchnorm_fwd_eval_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_batchnorm_fwd_eval_f32(float *y, const float *x, const float *running_mean, const float *running_var, const float *gamma, const float *beta, int64_t n, int64_t c, float eps, int32_t device)
+     * }
+     */
+    public static MethodHandle nf_cuda_batchnorm_fwd_eval_f32$handle() {
+        return nf_cuda_batchnorm_fwd_eval_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_batchnorm_fwd_eval_f32(float *y, const float *x, const float *running_mean, const float *running_var, const float *gamma, const float *beta, int64_t n, int64_t c, float eps, int32_t device)
+     * }
+     */
+    public static MemorySegment nf_cuda_batchnorm_fwd_eval_f32$address() {
+        return nf_cuda_batchnorm_fwd_eval_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t nf_cuda_batchnorm_fwd_eval_f32(float *y, const float *x, const float *running_mean, const float *running_var, const float *gamma, const float *beta, int64_t n, int64_t c, float eps, int32_t device)
+     * }
+     */
+    public static int nf_cuda_batchnorm_fwd_eval_f32(MemorySegment y, MemorySegment x, MemorySegment running_mean, MemorySegment running_var, MemorySegment gamma, MemorySegment beta, long n, long c, float eps, int device) {
+        var mh$ = nf_cuda_batchnorm_fwd_eval_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("nf_cuda_batchnorm_fwd_eval_f32", y, x, running_mean, running_var, gamma, beta, n, c, eps, device);
+            }
+            return (int)mh$.invokeExact(y, x, running_mean, running_var, gamma, beta, n, c, eps, device);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class nf_cuda_batchnorm_bwd_train_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            nnfuse_h.C_INT,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_INT,
+            nnfuse_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("nf_cuda_batchnorm_bwd_train_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_batchnorm_bwd_train_f32(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x, const float *save_mean, const float *save_rstd, const float *gamma, int64_t n, int64_t c, int32_t accumulate, int32_t device)
+     * }
+     */
+    public static FunctionDescriptor nf_cuda_batchnorm_bwd_train_f32$descriptor() {
+        return nf_cuda_batchnorm_bwd_train_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_batchnorm_bwd_train_f32(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x, const float *save_mean, const float *save_rstd, const float *gamma, int64_t n, int64_t c, int32_t accumulate, int32_t device)
+     * }
+     */
+    public static MethodHandle nf_cuda_batchnorm_bwd_train_f32$handle() {
+        return nf_cuda_batchnorm_bwd_train_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_batchnorm_bwd_train_f32(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x, const float *save_mean, const float *save_rstd, const float *gamma, int64_t n, int64_t c, int32_t accumulate, int32_t device)
+     * }
+     */
+    public static MemorySegment nf_cuda_batchnorm_bwd_train_f32$address() {
+        return nf_cuda_batchnorm_bwd_train_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t nf_cuda_batchnorm_bwd_train_f32(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x, const float *save_mean, const float *save_rstd, const float *gamma, int64_t n, int64_t c, int32_t accumulate, int32_t device)
+     * }
+     */
+    public static int nf_cuda_batchnorm_bwd_train_f32(MemorySegment dx, MemorySegment dgamma, MemorySegment dbeta, MemorySegment dy, MemorySegment x, MemorySegment save_mean, MemorySegment save_rstd, MemorySegment gamma, long n, long c, int accumulate, int device) {
+        var mh$ = nf_cuda_batchnorm_bwd_train_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("nf_cuda_batchnorm_bwd_train_f32", dx, dgamma, dbeta, dy, x, save_mean, save_rstd, gamma, n, c, accumulate, device);
+            }
+            return (int)mh$.invokeExact(dx, dgamma, dbeta, dy, x, save_mean, save_rstd, gamma, n, c, accumulate, device);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class nf_cuda_batchnorm_bwd_eval_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            nnfuse_h.C_INT,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_FLOAT,
+            nnfuse_h.C_INT,
+            nnfuse_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("nf_cuda_batchnorm_bwd_eval_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_batchnorm_bwd_eval_f32(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x, const float *running_mean, const float *running_var, const float *gamma, int64_t n, int64_t c, float eps, int32_t accumulate, int32_t device)
+     * }
+     */
+    public static FunctionDescriptor nf_cuda_batchnorm_bwd_eval_f32$descriptor() {
+        return nf_cuda_batchnorm_bwd_eval_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_batchnorm_bwd_eval_f32(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x, const float *running_mean, const float *running_var, const float *gamma, int64_t n, int64_t c, float eps, int32_t accumulate, int32_t device)
+     * }
+     */
+    public static MethodHandle nf_cuda_batchnorm_bwd_eval_f32$handle() {
+        return nf_cuda_batchnorm_bwd_eval_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_batchnorm_bwd_eval_f32(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x, const float *running_mean, const float *running_var, const float *gamma, int64_t n, int64_t c, float eps, int32_t accumulate, int32_t device)
+     * }
+     */
+    public static MemorySegment nf_cuda_batchnorm_bwd_eval_f32$address() {
+        return nf_cuda_batchnorm_bwd_eval_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t nf_cuda_batchnorm_bwd_eval_f32(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x, const float *running_mean, const float *running_var, const float *gamma, int64_t n, int64_t c, float eps, int32_t accumulate, int32_t device)
+     * }
+     */
+    public static int nf_cuda_batchnorm_bwd_eval_f32(MemorySegment dx, MemorySegment dgamma, MemorySegment dbeta, MemorySegment dy, MemorySegment x, MemorySegment running_mean, MemorySegment running_var, MemorySegment gamma, long n, long c, float eps, int accumulate, int device) {
+        var mh$ = nf_cuda_batchnorm_bwd_eval_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("nf_cuda_batchnorm_bwd_eval_f32", dx, dgamma, dbeta, dy, x, running_mean, running_var, gamma, n, c, eps, accumulate, device);
+            }
+            return (int)mh$.invokeExact(dx, dgamma, dbeta, dy, x, running_mean, running_var, gamma, n, c, eps, accumulate, device);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static class nf_dropout_bwd_f32 {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             nnfuse_h.C_INT,
@@ -2109,6 +3278,73 @@ public class nnfuse_h extends nnfuse_h$shared {
                 traceDowncall("nf_dropout_bwd_f32", dx, dy, n, seed, offset, p, inverted);
             }
             return (int)mh$.invokeExact(dx, dy, n, seed, offset, p, inverted);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class nf_cuda_dropout_bwd_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            nnfuse_h.C_INT,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_FLOAT,
+            nnfuse_h.C_INT,
+            nnfuse_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("nf_cuda_dropout_bwd_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_dropout_bwd_f32(float *dx, const float *dy, int64_t n, uint64_t seed, uint64_t offset, float p, int32_t inverted, int32_t device)
+     * }
+     */
+    public static FunctionDescriptor nf_cuda_dropout_bwd_f32$descriptor() {
+        return nf_cuda_dropout_bwd_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_dropout_bwd_f32(float *dx, const float *dy, int64_t n, uint64_t seed, uint64_t offset, float p, int32_t inverted, int32_t device)
+     * }
+     */
+    public static MethodHandle nf_cuda_dropout_bwd_f32$handle() {
+        return nf_cuda_dropout_bwd_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_dropout_bwd_f32(float *dx, const float *dy, int64_t n, uint64_t seed, uint64_t offset, float p, int32_t inverted, int32_t device)
+     * }
+     */
+    public static MemorySegment nf_cuda_dropout_bwd_f32$address() {
+        return nf_cuda_dropout_bwd_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t nf_cuda_dropout_bwd_f32(float *dx, const float *dy, int64_t n, uint64_t seed, uint64_t offset, float p, int32_t inverted, int32_t device)
+     * }
+     */
+    public static int nf_cuda_dropout_bwd_f32(MemorySegment dx, MemorySegment dy, long n, long seed, long offset, float p, int inverted, int device) {
+        var mh$ = nf_cuda_dropout_bwd_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("nf_cuda_dropout_bwd_f32", dx, dy, n, seed, offset, p, inverted, device);
+            }
+            return (int)mh$.invokeExact(dx, dy, n, seed, offset, p, inverted, device);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
@@ -2185,6 +3421,76 @@ public class nnfuse_h extends nnfuse_h$shared {
         }
     }
 
+    private static class nf_cuda_cross_entropy_bwd_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            nnfuse_h.C_INT,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_FLOAT,
+            nnfuse_h.C_INT,
+            nnfuse_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("nf_cuda_cross_entropy_bwd_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_cross_entropy_bwd_f32(float *dlogits, const float *dloss, const float *logits, const int64_t *labels, const float *weight, int64_t rows, int64_t classes, int64_t ignore_index, float label_smoothing, int32_t reduction, int32_t device)
+     * }
+     */
+    public static FunctionDescriptor nf_cuda_cross_entropy_bwd_f32$descriptor() {
+        return nf_cuda_cross_entropy_bwd_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_cross_entropy_bwd_f32(float *dlogits, const float *dloss, const float *logits, const int64_t *labels, const float *weight, int64_t rows, int64_t classes, int64_t ignore_index, float label_smoothing, int32_t reduction, int32_t device)
+     * }
+     */
+    public static MethodHandle nf_cuda_cross_entropy_bwd_f32$handle() {
+        return nf_cuda_cross_entropy_bwd_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_cross_entropy_bwd_f32(float *dlogits, const float *dloss, const float *logits, const int64_t *labels, const float *weight, int64_t rows, int64_t classes, int64_t ignore_index, float label_smoothing, int32_t reduction, int32_t device)
+     * }
+     */
+    public static MemorySegment nf_cuda_cross_entropy_bwd_f32$address() {
+        return nf_cuda_cross_entropy_bwd_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t nf_cuda_cross_entropy_bwd_f32(float *dlogits, const float *dloss, const float *logits, const int64_t *labels, const float *weight, int64_t rows, int64_t classes, int64_t ignore_index, float label_smoothing, int32_t reduction, int32_t device)
+     * }
+     */
+    public static int nf_cuda_cross_entropy_bwd_f32(MemorySegment dlogits, MemorySegment dloss, MemorySegment logits, MemorySegment labels, MemorySegment weight, long rows, long classes, long ignore_index, float label_smoothing, int reduction, int device) {
+        var mh$ = nf_cuda_cross_entropy_bwd_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("nf_cuda_cross_entropy_bwd_f32", dlogits, dloss, logits, labels, weight, rows, classes, ignore_index, label_smoothing, reduction, device);
+            }
+            return (int)mh$.invokeExact(dlogits, dloss, logits, labels, weight, rows, classes, ignore_index, label_smoothing, reduction, device);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static class nf_l2_bwd_f32 {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             nnfuse_h.C_INT,
@@ -2242,6 +3548,71 @@ public class nnfuse_h extends nnfuse_h$shared {
                 traceDowncall("nf_l2_bwd_f32", grad, x, n, lambda, accumulate);
             }
             return (int)mh$.invokeExact(grad, x, n, lambda, accumulate);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class nf_cuda_l2_bwd_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            nnfuse_h.C_INT,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_FLOAT,
+            nnfuse_h.C_INT,
+            nnfuse_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("nf_cuda_l2_bwd_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_l2_bwd_f32(float *grad, const float *x, int64_t n, float lambda, int32_t accumulate, int32_t device)
+     * }
+     */
+    public static FunctionDescriptor nf_cuda_l2_bwd_f32$descriptor() {
+        return nf_cuda_l2_bwd_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_l2_bwd_f32(float *grad, const float *x, int64_t n, float lambda, int32_t accumulate, int32_t device)
+     * }
+     */
+    public static MethodHandle nf_cuda_l2_bwd_f32$handle() {
+        return nf_cuda_l2_bwd_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_l2_bwd_f32(float *grad, const float *x, int64_t n, float lambda, int32_t accumulate, int32_t device)
+     * }
+     */
+    public static MemorySegment nf_cuda_l2_bwd_f32$address() {
+        return nf_cuda_l2_bwd_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t nf_cuda_l2_bwd_f32(float *grad, const float *x, int64_t n, float lambda, int32_t accumulate, int32_t device)
+     * }
+     */
+    public static int nf_cuda_l2_bwd_f32(MemorySegment grad, MemorySegment x, long n, float lambda, int accumulate, int device) {
+        var mh$ = nf_cuda_l2_bwd_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("nf_cuda_l2_bwd_f32", grad, x, n, lambda, accumulate, device);
+            }
+            return (int)mh$.invokeExact(grad, x, n, lambda, accumulate, device);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
@@ -2311,6 +3682,76 @@ public class nnfuse_h extends nnfuse_h$shared {
                 traceDowncall("nf_sgd_step_f32", param, momentum_buffer, grad, n, lr, momentum, dampening, weight_decay, nesterov, first_step);
             }
             return (int)mh$.invokeExact(param, momentum_buffer, grad, n, lr, momentum, dampening, weight_decay, nesterov, first_step);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class nf_cuda_sgd_step_f32 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            nnfuse_h.C_INT,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_POINTER,
+            nnfuse_h.C_LONG,
+            nnfuse_h.C_FLOAT,
+            nnfuse_h.C_FLOAT,
+            nnfuse_h.C_FLOAT,
+            nnfuse_h.C_FLOAT,
+            nnfuse_h.C_INT,
+            nnfuse_h.C_INT,
+            nnfuse_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("nf_cuda_sgd_step_f32");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_sgd_step_f32(float *param, float *momentum_buffer, const float *grad, int64_t n, float lr, float momentum, float dampening, float weight_decay, int32_t nesterov, int32_t first_step, int32_t device)
+     * }
+     */
+    public static FunctionDescriptor nf_cuda_sgd_step_f32$descriptor() {
+        return nf_cuda_sgd_step_f32.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_sgd_step_f32(float *param, float *momentum_buffer, const float *grad, int64_t n, float lr, float momentum, float dampening, float weight_decay, int32_t nesterov, int32_t first_step, int32_t device)
+     * }
+     */
+    public static MethodHandle nf_cuda_sgd_step_f32$handle() {
+        return nf_cuda_sgd_step_f32.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t nf_cuda_sgd_step_f32(float *param, float *momentum_buffer, const float *grad, int64_t n, float lr, float momentum, float dampening, float weight_decay, int32_t nesterov, int32_t first_step, int32_t device)
+     * }
+     */
+    public static MemorySegment nf_cuda_sgd_step_f32$address() {
+        return nf_cuda_sgd_step_f32.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t nf_cuda_sgd_step_f32(float *param, float *momentum_buffer, const float *grad, int64_t n, float lr, float momentum, float dampening, float weight_decay, int32_t nesterov, int32_t first_step, int32_t device)
+     * }
+     */
+    public static int nf_cuda_sgd_step_f32(MemorySegment param, MemorySegment momentum_buffer, MemorySegment grad, long n, float lr, float momentum, float dampening, float weight_decay, int nesterov, int first_step, int device) {
+        var mh$ = nf_cuda_sgd_step_f32.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("nf_cuda_sgd_step_f32", param, momentum_buffer, grad, n, lr, momentum, dampening, weight_decay, nesterov, first_step, device);
+            }
+            return (int)mh$.invokeExact(param, momentum_buffer, grad, n, lr, momentum, dampening, weight_decay, nesterov, first_step, device);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
