@@ -1,8 +1,9 @@
 /*
  * Dropout forward, mask and backward (Srivastava et al., JMLR 2014) on the
- * Philox stream of dropout.h. The Philox rounds run eight blocks to an AVX2
- * vector at the avx2 and avx512 levels; they are integer arithmetic, so every
- * level draws the same words and the same mask.
+ * Philox stream of dropout.h. The Philox rounds run eight blocks to a vector
+ * at the avx2 level and sixteen at the avx512 level; they are integer
+ * arithmetic, so every level draws the same words, and every level keeps a
+ * word by the same integer comparison (keep_below), so the masks agree.
  */
 #include "../common/dropout.h"
 
@@ -44,13 +45,34 @@ static void philox_blocks_scalar(uint32_t *out, uint64_t seed, uint64_t block, i
 }
 
 /*
+ * The keep rule of dropout.h as an integer comparison: nf_dropout_keep_draw(w,
+ * threshold) holds exactly when w < keep_below(threshold). The uniform of w is
+ * non-decreasing in w (the conversion to float, the exact product by 2^-32
+ * and the addition all round monotonically), so the kept words are a prefix
+ * of 0 .. 2^32 - 1, whose end a binary search over the rule itself finds. The
+ * result is 2^32 (every word kept) only for threshold > 1, that is p == 0.
+ */
+static uint64_t keep_below(float threshold) {
+    uint64_t lo = 0, hi = UINT64_C(1) << 32;
+    while (lo < hi) {
+        const uint64_t mid = lo + (hi - lo) / 2;
+        if (nf_dropout_keep_draw((uint32_t)mid, threshold))
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/*
  * Elements [i0, i0 + len) of one call, len <= CHUNK: draws offset + i0 onwards
  * come from the blocks covering them, the first and last possibly in part;
  * philox_blocks computes those blocks (any of this file's, all give the same words).
+ * A word is kept when it is below `limit` (keep_below, < 2^32 here).
  */
 static inline __attribute__((always_inline)) void dropout_chunk(
     void (*philox_blocks)(uint32_t *, uint64_t, uint64_t, int64_t), float *y, const float *x, int64_t i0,
-    int64_t len, uint64_t seed, uint64_t offset, float threshold, float scale, enum mode mode) {
+    int64_t len, uint64_t seed, uint64_t offset, uint32_t limit, float scale, enum mode mode) {
     uint32_t words[CHUNK + 8];
     const uint64_t first = offset + (uint64_t)i0;
     const uint64_t last = first + (uint64_t)(len - 1);
@@ -59,7 +81,7 @@ static inline __attribute__((always_inline)) void dropout_chunk(
     switch (mode) {
     case MODE_MASK:
         for (int64_t k = 0; k < len; k++)
-            y[k] = nf_dropout_keep_draw(draw[k], threshold) ? 1.0f : 0.0f;
+            y[k] = draw[k] < limit ? 1.0f : 0.0f;
         break;
     /*
      * Dropped units are +0.0 whatever x holds (a select, not x * mask). The load
@@ -69,13 +91,13 @@ static inline __attribute__((always_inline)) void dropout_chunk(
     case MODE_PLAIN:
         for (int64_t k = 0; k < len; k++) {
             const float v = x[k];
-            y[k] = nf_dropout_keep_draw(draw[k], threshold) ? v : 0.0f;
+            y[k] = draw[k] < limit ? v : 0.0f;
         }
         break;
     case MODE_INVERTED:
         for (int64_t k = 0; k < len; k++) {
             const float v = x[k];
-            y[k] = (nf_dropout_keep_draw(draw[k], threshold) ? v : 0.0f) * scale;
+            y[k] = (draw[k] < limit ? v : 0.0f) * scale;
         }
         break;
     }
@@ -83,11 +105,11 @@ static inline __attribute__((always_inline)) void dropout_chunk(
 
 /* One chunk at one level: the Philox rounds, and the comparisons and selects compiled for its instructions. */
 typedef void chunk_fn(float *y, const float *x, int64_t i0, int64_t len, uint64_t seed, uint64_t offset,
-                      float threshold, float scale, enum mode mode);
+                      uint32_t limit, float scale, enum mode mode);
 
 static void chunk_scalar(float *y, const float *x, int64_t i0, int64_t len, uint64_t seed, uint64_t offset,
-                         float threshold, float scale, enum mode mode) {
-    dropout_chunk(philox_blocks_scalar, y, x, i0, len, seed, offset, threshold, scale, mode);
+                         uint32_t limit, float scale, enum mode mode) {
+    dropout_chunk(philox_blocks_scalar, y, x, i0, len, seed, offset, limit, scale, mode);
 }
 
 #if NF_HAVE_X86_LEVELS
@@ -109,34 +131,40 @@ NF_TARGET_AVX2 static inline void mulhilo8(__m256i c, __m256i m, __m256i *hi, __
 /*
  * Philox4x32-10 on eight blocks per vector, block + l in lane l: the rounds of
  * nf_philox4x32_10_block in integer arithmetic, so the words are the same;
- * then a 4 x 8 transposition puts them in stream order.
+ * then a 4 x 8 transposition puts them in stream order. The counter's upper
+ * words are 0, so the first round's second product is 0 (high and low) and
+ * is not computed.
  */
 NF_TARGET_AVX2 static void philox_blocks_avx2(uint32_t *out, uint64_t seed, uint64_t block, int64_t count) {
     const __m256i m0 = _mm256_set1_epi32((int)NF_PHILOX_M4X32_0);
     const __m256i m1 = _mm256_set1_epi32((int)NF_PHILOX_M4X32_1);
+    const __m256i key0_first = _mm256_set1_epi32((int)(uint32_t)seed);
+    const __m256i key1_first = _mm256_set1_epi32((int)(uint32_t)(seed >> 32));
     int64_t b = 0;
     for (; b + 8 * PHILOX_GROUPS <= count; b += 8 * PHILOX_GROUPS) {
         __m256i c0[PHILOX_GROUPS], c1[PHILOX_GROUPS], c2[PHILOX_GROUPS], c3[PHILOX_GROUPS];
 #pragma GCC unroll 2
         for (int g = 0; g < PHILOX_GROUPS; g++) {
-            /* The counters' 64-bit sums, split into low and high words. */
+            /* The counters' 64-bit sums, split into low and high words, through the first round. */
             const uint64_t c = block + (uint64_t)(b + 8 * g);
-            c0[g] = _mm256_setr_epi32((int)(uint32_t)c, (int)(uint32_t)(c + 1), (int)(uint32_t)(c + 2),
-                                      (int)(uint32_t)(c + 3), (int)(uint32_t)(c + 4), (int)(uint32_t)(c + 5),
-                                      (int)(uint32_t)(c + 6), (int)(uint32_t)(c + 7));
-            c1[g] = _mm256_setr_epi32((int)(uint32_t)(c >> 32), (int)(uint32_t)((c + 1) >> 32),
-                                      (int)(uint32_t)((c + 2) >> 32), (int)(uint32_t)((c + 3) >> 32),
-                                      (int)(uint32_t)((c + 4) >> 32), (int)(uint32_t)((c + 5) >> 32),
-                                      (int)(uint32_t)((c + 6) >> 32), (int)(uint32_t)((c + 7) >> 32));
-            c2[g] = _mm256_setzero_si256();
-            c3[g] = _mm256_setzero_si256();
+            const __m256i lo = _mm256_setr_epi32(
+                (int)(uint32_t)c, (int)(uint32_t)(c + 1), (int)(uint32_t)(c + 2), (int)(uint32_t)(c + 3),
+                (int)(uint32_t)(c + 4), (int)(uint32_t)(c + 5), (int)(uint32_t)(c + 6), (int)(uint32_t)(c + 7));
+            const __m256i hi = _mm256_setr_epi32(
+                (int)(uint32_t)(c >> 32), (int)(uint32_t)((c + 1) >> 32), (int)(uint32_t)((c + 2) >> 32),
+                (int)(uint32_t)((c + 3) >> 32), (int)(uint32_t)((c + 4) >> 32), (int)(uint32_t)((c + 5) >> 32),
+                (int)(uint32_t)((c + 6) >> 32), (int)(uint32_t)((c + 7) >> 32));
+            __m256i hi0, lo0;
+            mulhilo8(lo, m0, &hi0, &lo0);
+            c0[g] = _mm256_xor_si256(hi, key0_first);
+            c1[g] = _mm256_setzero_si256();
+            c2[g] = _mm256_xor_si256(hi0, key1_first);
+            c3[g] = lo0;
         }
         uint32_t k0 = (uint32_t)seed, k1 = (uint32_t)(seed >> 32);
-        for (int round = 0; round < 10; round++) {
-            if (round > 0) {
-                k0 += NF_PHILOX_W32_0;
-                k1 += NF_PHILOX_W32_1;
-            }
+        for (int round = 1; round < 10; round++) {
+            k0 += NF_PHILOX_W32_0;
+            k1 += NF_PHILOX_W32_1;
             const __m256i key0 = _mm256_set1_epi32((int)k0), key1 = _mm256_set1_epi32((int)k1);
 #pragma GCC unroll 2
             for (int g = 0; g < PHILOX_GROUPS; g++) {
@@ -166,15 +194,84 @@ NF_TARGET_AVX2 static void philox_blocks_avx2(uint32_t *out, uint64_t seed, uint
     philox_blocks_scalar(out + 4 * b, seed, block + (uint64_t)b, count - b);
 }
 
-NF_TARGET_AVX2 static void chunk_avx2(float *y, const float *x, int64_t i0, int64_t len, uint64_t seed,
-                                      uint64_t offset, float threshold, float scale, enum mode mode) {
-    dropout_chunk(philox_blocks_avx2, y, x, i0, len, seed, offset, threshold, scale, mode);
+/*
+ * mulhilo8 on sixteen lanes: a masked in-lane shuffle that swaps the words of
+ * each pair (_MM_PERM_CDAB) moves each product's high (low) word into the lane
+ * the other product leaves free, in one instruction instead of a shift and a
+ * blend.
+ */
+NF_TARGET_AVX512 static inline void mulhilo16(__m512i c, __m512i m, __m512i *hi, __m512i *lo) {
+    const __m512i even = _mm512_mul_epu32(c, m);
+    const __m512i odd = _mm512_mul_epu32(_mm512_srli_epi64(c, 32), m);
+    *hi = _mm512_mask_shuffle_epi32(odd, 0x5555, even, _MM_PERM_CDAB);
+    *lo = _mm512_mask_shuffle_epi32(even, 0xAAAA, odd, _MM_PERM_CDAB);
 }
 
-/* AVX-512 runs the AVX2 rounds and compiles the selects for its own registers. */
+/* a ^ b ^ c in one instruction (truth table 0x96). */
+NF_TARGET_AVX512 static inline __m512i xor3(__m512i a, __m512i b, __m512i c) {
+    return _mm512_ternarylogic_epi32(a, b, c, 0x96);
+}
+
+/*
+ * philox_blocks_avx2 on sixteen blocks per vector (one group: the rounds'
+ * shorter dependency chain here needs no second one to overlap), then a
+ * 4 x 16 transposition into stream order.
+ */
+NF_TARGET_AVX512 static void philox_blocks_avx512(uint32_t *out, uint64_t seed, uint64_t block, int64_t count) {
+    const __m512i m0 = _mm512_set1_epi32((int)NF_PHILOX_M4X32_0);
+    const __m512i m1 = _mm512_set1_epi32((int)NF_PHILOX_M4X32_1);
+    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    int64_t b = 0;
+    for (; b + 16 <= count; b += 16) {
+        /* The counters' 64-bit sums: the low words wrap past 2^32 - 1 where the high words carry. */
+        const uint64_t c = block + (uint64_t)b;
+        const __m512i first_lo = _mm512_set1_epi32((int)(uint32_t)c);
+        const __m512i lo = _mm512_add_epi32(first_lo, lane);
+        const __mmask16 carry = _mm512_cmplt_epu32_mask(lo, first_lo);
+        const __m512i first_hi = _mm512_set1_epi32((int)(uint32_t)(c >> 32));
+        const __m512i hi = _mm512_mask_add_epi32(first_hi, carry, first_hi, _mm512_set1_epi32(1));
+        uint32_t k0 = (uint32_t)seed, k1 = (uint32_t)(seed >> 32);
+        __m512i hi0, lo0, hi1, lo1;
+        mulhilo16(lo, m0, &hi0, &lo0);
+        __m512i c0 = _mm512_xor_si512(hi, _mm512_set1_epi32((int)k0));
+        __m512i c1 = _mm512_setzero_si512();
+        __m512i c2 = _mm512_xor_si512(hi0, _mm512_set1_epi32((int)k1));
+        __m512i c3 = lo0;
+        for (int round = 1; round < 10; round++) {
+            k0 += NF_PHILOX_W32_0;
+            k1 += NF_PHILOX_W32_1;
+            mulhilo16(c0, m0, &hi0, &lo0);
+            mulhilo16(c2, m1, &hi1, &lo1);
+            c0 = xor3(hi1, c1, _mm512_set1_epi32((int)k0));
+            c1 = lo1;
+            c2 = xor3(hi0, c3, _mm512_set1_epi32((int)k1));
+            c3 = lo0;
+        }
+        const __m512i t0 = _mm512_unpacklo_epi32(c0, c1), t1 = _mm512_unpackhi_epi32(c0, c1);
+        const __m512i t2 = _mm512_unpacklo_epi32(c2, c3), t3 = _mm512_unpackhi_epi32(c2, c3);
+        /* Blocks (0, 4, 8, 12), (1, 5, 9, 13), (2, 6, 10, 14) and (3, 7, 11, 15), one per 128-bit lane. */
+        const __m512i u0 = _mm512_unpacklo_epi64(t0, t2), u1 = _mm512_unpackhi_epi64(t0, t2);
+        const __m512i u2 = _mm512_unpacklo_epi64(t1, t3), u3 = _mm512_unpackhi_epi64(t1, t3);
+        /* Blocks (0, 4, 1, 5), (2, 6, 3, 7), (8, 12, 9, 13) and (10, 14, 11, 15). */
+        const __m512i v0 = _mm512_shuffle_i32x4(u0, u1, 0x44), v1 = _mm512_shuffle_i32x4(u2, u3, 0x44);
+        const __m512i v2 = _mm512_shuffle_i32x4(u0, u1, 0xEE), v3 = _mm512_shuffle_i32x4(u2, u3, 0xEE);
+        __m512i *dst = (__m512i *)(out + 4 * b);
+        _mm512_storeu_si512(dst, _mm512_shuffle_i32x4(v0, v1, 0x88));
+        _mm512_storeu_si512(dst + 1, _mm512_shuffle_i32x4(v0, v1, 0xDD));
+        _mm512_storeu_si512(dst + 2, _mm512_shuffle_i32x4(v2, v3, 0x88));
+        _mm512_storeu_si512(dst + 3, _mm512_shuffle_i32x4(v2, v3, 0xDD));
+    }
+    philox_blocks_avx2(out + 4 * b, seed, block + (uint64_t)b, count - b);
+}
+
+NF_TARGET_AVX2 static void chunk_avx2(float *y, const float *x, int64_t i0, int64_t len, uint64_t seed,
+                                      uint64_t offset, uint32_t limit, float scale, enum mode mode) {
+    dropout_chunk(philox_blocks_avx2, y, x, i0, len, seed, offset, limit, scale, mode);
+}
+
 NF_TARGET_AVX512 static void chunk_avx512(float *y, const float *x, int64_t i0, int64_t len, uint64_t seed,
-                                          uint64_t offset, float threshold, float scale, enum mode mode) {
-    dropout_chunk(philox_blocks_avx2, y, x, i0, len, seed, offset, threshold, scale, mode);
+                                          uint64_t offset, uint32_t limit, float scale, enum mode mode) {
+    dropout_chunk(philox_blocks_avx512, y, x, i0, len, seed, offset, limit, scale, mode);
 }
 
 static chunk_fn *const CHUNKS[NF_CPU_LEVELS] = {chunk_scalar, chunk_avx2, chunk_avx512};
@@ -188,7 +285,7 @@ static int32_t dropout_run(const char *op, float *y, const float *x, int64_t n, 
     const int32_t status = nf_cpu_level_for(op, &level);
     if (status != NF_OK) return status;
     chunk_fn *chunk = CHUNKS[level];
-    const float threshold = nf_dropout_threshold(p);
+    const uint64_t below = keep_below(nf_dropout_threshold(p));
     /* p == 1 keeps nothing; a finite factor there keeps 0 * scale a zero instead of NaN. */
     const float scale = mode == MODE_INVERTED && p < 1.0f ? nf_dropout_scale(p) : 1.0f;
     const int64_t chunks = (n + CHUNK - 1) / CHUNK;
@@ -197,7 +294,12 @@ static int32_t dropout_run(const char *op, float *y, const float *x, int64_t n, 
         for (int64_t c = 0; c < chunks; c++) {
             const int64_t i0 = c * CHUNK;
             const int64_t len = n - i0 < CHUNK ? n - i0 : CHUNK;
-            chunk(y + i0, x == NULL ? NULL : x + i0, i0, len, seed, offset, threshold, scale, mode);
+            if (below > UINT32_MAX) {
+                /* p == 0, which only the mask reaches (the maps copy): every unit kept. */
+                for (int64_t k = 0; k < len; k++) y[i0 + k] = 1.0f;
+            } else {
+                chunk(y + i0, x == NULL ? NULL : x + i0, i0, len, seed, offset, (uint32_t)below, scale, mode);
+            }
         }
     );
     return NF_OK;

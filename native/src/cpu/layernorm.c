@@ -11,6 +11,10 @@
 #include "../common/error.h"
 #include "../common/parallel.h"
 
+#if NF_HAVE_X86_LEVELS
+#include <immintrin.h>
+#endif
+
 /*
  * Partial sums per row: sixteen lanes of doubles, four vectors of four (four
  * AVX2 registers, eight SSE2 ones). Lane l takes every sixteenth element from
@@ -31,48 +35,89 @@ static inline __attribute__((always_inline)) floats4 load4(const float *x) {
     return f;
 }
 
+/*
+ * Four floats from x widened to double (exact at every level). GCC 12 lowers
+ * __builtin_convertvector from four floats to four doubles as two halves
+ * joined again, so the x86 levels pass their own, one vcvtps2pd. Written
+ * through a pointer: a vector return value would change the ABI between
+ * levels (-Wpsabi), and these are always inlined anyway.
+ */
+typedef void widen4_fn(lanes4 *out, const float *x);
+
+static inline __attribute__((always_inline)) void widen4(lanes4 *out, const float *x) {
+    *out = __builtin_convertvector(load4(x), lanes4);
+}
+
+#if NF_HAVE_X86_LEVELS
+NF_TARGET_AVX2 static inline __attribute__((always_inline)) void widen4_avx2(lanes4 *out, const float *x) {
+    *out = (lanes4)_mm256_cvtps_pd(_mm_loadu_ps(x));
+}
+#endif
+
 static inline __attribute__((always_inline)) double lanes_sum(const lanes4 lane[4], double tail) {
     const lanes4 v = (lane[0] + lane[2]) + (lane[1] + lane[3]);
     return ((v[0] + v[2]) + (v[1] + v[3])) + tail;
 }
 
 /*
- * The mean of one row, summed in double in LANES lanes. The backward pass
- * sums the row again in this same order to recover the forward's mean.
+ * Rows summed side by side: the additions of a row form LANES / 4 chains of
+ * dependent vector additions, whose latency a row of a few hundred elements
+ * cannot hide; a second row's chains run between them. Each row's sums are
+ * still its own, in its own order, so the bits do not depend on its partner.
  */
-static inline __attribute__((always_inline)) double row_mean(const float *x, int64_t n) {
-    lanes4 lane[4] = {{0}};
+#define ROWS_TOGETHER 2
+
+/*
+ * The means of `count` (<= ROWS_TOGETHER) rows of n elements, ld apart, each
+ * summed in double in LANES lanes. The backward pass sums a row again in
+ * this same order to recover the forward's mean.
+ */
+static inline __attribute__((always_inline)) void rows_mean(const int count, const float *x, int64_t ld, int64_t n,
+                                                            widen4_fn *widen, double *mean) {
+    lanes4 lane[ROWS_TOGETHER][4] = {{{0}}};
     int64_t i = 0;
     for (; i + LANES <= n; i += LANES)
-        for (int v = 0; v < 4; v++) lane[v] += __builtin_convertvector(load4(x + i + 4 * v), lanes4);
-    double tail = 0;
-    for (; i < n; i++) tail += x[i];
-    return lanes_sum(lane, tail) / (double)n;
+        for (int r = 0; r < count; r++)
+            for (int v = 0; v < 4; v++) {
+                lanes4 w;
+                widen(&w, x + r * ld + i + 4 * v);
+                lane[r][v] += w;
+            }
+    for (int r = 0; r < count; r++) {
+        double tail = 0;
+        for (int64_t k = i; k < n; k++) tail += x[r * ld + k];
+        mean[r] = lanes_sum(lane[r], tail) / (double)n;
+    }
 }
 
 /*
- * Mean and biased variance of one row, in double, by two passes over it: the
- * row is in cache for the second pass, and subtracting the mean first keeps
- * the variance accurate when |mean| >> spread, where E[x^2] - E[x]^2 in float
- * would cancel catastrophically.
+ * Means and biased variances of `count` rows, in double, by two passes over
+ * each: the rows are in cache for the second pass, and subtracting the mean
+ * first keeps the variance accurate when |mean| >> spread, where
+ * E[x^2] - E[x]^2 in float would cancel catastrophically.
  */
-static inline __attribute__((always_inline)) void row_moments(const float *x, int64_t n, double *mean_out,
-                                                              double *var_out) {
-    const double mean = row_mean(x, n);
-    lanes4 sq[4] = {{0}};
+static inline __attribute__((always_inline)) void rows_moments(const int count, const float *x, int64_t ld,
+                                                               int64_t n, widen4_fn *widen, double *mean,
+                                                               double *var) {
+    rows_mean(count, x, ld, n, widen, mean);
+    lanes4 sq[ROWS_TOGETHER][4] = {{{0}}};
     int64_t i = 0;
     for (; i + LANES <= n; i += LANES)
-        for (int v = 0; v < 4; v++) {
-            const lanes4 d = __builtin_convertvector(load4(x + i + 4 * v), lanes4) - mean;
-            sq[v] += d * d;
+        for (int r = 0; r < count; r++)
+            for (int v = 0; v < 4; v++) {
+                lanes4 d;
+                widen(&d, x + r * ld + i + 4 * v);
+                d -= mean[r];
+                sq[r][v] += d * d;
+            }
+    for (int r = 0; r < count; r++) {
+        double tail = 0;
+        for (int64_t k = i; k < n; k++) {
+            const double d = x[r * ld + k] - mean[r];
+            tail += d * d;
         }
-    double tail = 0;
-    for (; i < n; i++) {
-        const double d = x[i] - mean;
-        tail += d * d;
+        var[r] = lanes_sum(sq[r], tail) / (double)n;
     }
-    *mean_out = mean;
-    *var_out = lanes_sum(sq, tail) / (double)n;
 }
 
 static inline __attribute__((always_inline)) void apply_row(float *y, const float *x, float mean, float mean_lo,
@@ -91,55 +136,75 @@ void nf_layernorm_apply_row_f32(float *y, const float *x, float mean, float mean
     apply_row(y, x, mean, mean_lo, rstd, gamma, beta, cols);
 }
 
-static inline __attribute__((always_inline)) void row_forward(float *y, float *mean_out, float *rstd_out,
-                                                              const float *x, const float *gamma,
-                                                              const float *beta, int64_t cols, float eps) {
-    double mean_d, var_d;
-    row_moments(x, cols, &mean_d, &var_d);
-    const float mean = (float)mean_d;
-    const float mean_lo = (float)(mean_d - (double)mean);
-    const float rstd = nf_layernorm_rstd(var_d, eps);
-    apply_row(y, x, mean, mean_lo, rstd, gamma, beta, cols);
-    if (mean_out != NULL) *mean_out = mean;
-    if (rstd_out != NULL) *rstd_out = rstd;
+/* The forward of `count` consecutive rows of x and y (cols apart); mean_out and rstd_out may be NULL. */
+static inline __attribute__((always_inline)) void rows_forward(const int count, float *y, float *mean_out,
+                                                               float *rstd_out, const float *x, const float *gamma,
+                                                               const float *beta, int64_t cols, float eps,
+                                                               widen4_fn *widen) {
+    double mean_d[ROWS_TOGETHER], var_d[ROWS_TOGETHER];
+    rows_moments(count, x, cols, cols, widen, mean_d, var_d);
+    for (int r = 0; r < count; r++) {
+        const float mean = (float)mean_d[r];
+        const float mean_lo = (float)(mean_d[r] - (double)mean);
+        const float rstd = nf_layernorm_rstd(var_d[r], eps);
+        apply_row(y + r * cols, x + r * cols, mean, mean_lo, rstd, gamma, beta, cols);
+        if (mean_out != NULL) mean_out[r] = mean;
+        if (rstd_out != NULL) rstd_out[r] = rstd;
+    }
 }
 
 /*
- * The forward row at each level: the same C, compiled for each instruction
- * set, so the levels run the same operations in the same order and agree bit
- * for bit (no level contracts a multiply and an add here).
+ * The forward of up to ROWS_TOGETHER rows at each level: the same C, compiled
+ * for each instruction set, so the levels run the same operations in the same
+ * order and agree bit for bit (no level contracts a multiply and an add
+ * here). The scalar level takes one row at a time: two rows' sums would not
+ * fit in the sixteen SSE registers.
  */
-typedef void row_fn(float *y, float *mean, float *rstd, const float *x, const float *gamma, const float *beta,
-                    int64_t cols, float eps);
+typedef void rows_fn(int count, float *y, float *mean, float *rstd, const float *x, const float *gamma,
+                     const float *beta, int64_t cols, float eps);
 
-static void row_scalar(float *y, float *mean, float *rstd, const float *x, const float *gamma, const float *beta,
-                       int64_t cols, float eps) {
-    row_forward(y, mean, rstd, x, gamma, beta, cols, eps);
+static void rows_scalar(int count, float *y, float *mean, float *rstd, const float *x, const float *gamma,
+                        const float *beta, int64_t cols, float eps) {
+    for (int r = 0; r < count; r++)
+        rows_forward(1, y + r * cols, mean != NULL ? mean + r : NULL, rstd != NULL ? rstd + r : NULL, x + r * cols,
+                     gamma, beta, cols, eps, widen4);
 }
 
 #if NF_HAVE_X86_LEVELS
-NF_TARGET_AVX2 static void row_avx2(float *y, float *mean, float *rstd, const float *x, const float *gamma,
-                                    const float *beta, int64_t cols, float eps) {
-    row_forward(y, mean, rstd, x, gamma, beta, cols, eps);
+NF_TARGET_AVX2 static void rows_avx2(int count, float *y, float *mean, float *rstd, const float *x,
+                                     const float *gamma, const float *beta, int64_t cols, float eps) {
+    if (count == 2)
+        rows_forward(2, y, mean, rstd, x, gamma, beta, cols, eps, widen4_avx2);
+    else
+        rows_forward(1, y, mean, rstd, x, gamma, beta, cols, eps, widen4_avx2);
 }
 
-NF_TARGET_AVX512 static void row_avx512(float *y, float *mean, float *rstd, const float *x, const float *gamma,
-                                        const float *beta, int64_t cols, float eps) {
-    row_forward(y, mean, rstd, x, gamma, beta, cols, eps);
+NF_TARGET_AVX512 static void rows_avx512(int count, float *y, float *mean, float *rstd, const float *x,
+                                         const float *gamma, const float *beta, int64_t cols, float eps) {
+    if (count == 2)
+        rows_forward(2, y, mean, rstd, x, gamma, beta, cols, eps, widen4_avx2);
+    else
+        rows_forward(1, y, mean, rstd, x, gamma, beta, cols, eps, widen4_avx2);
 }
 
-static row_fn *const ROWS[NF_CPU_LEVELS] = {row_scalar, row_avx2, row_avx512};
+static rows_fn *const ROWS[NF_CPU_LEVELS] = {rows_scalar, rows_avx2, rows_avx512};
 #else
-static row_fn *const ROWS[NF_CPU_LEVELS] = {row_scalar, row_scalar, row_scalar};
+static rows_fn *const ROWS[NF_CPU_LEVELS] = {rows_scalar, rows_scalar, rows_scalar};
 #endif
 
-void nf_layernorm_row_f32(int level, float *y, float *mean_out, float *rstd_out, const float *x,
-                          const float *gamma, const float *beta, int64_t cols, float eps) {
-    ROWS[level](y, mean_out, rstd_out, x, gamma, beta, cols, eps);
+void nf_layernorm_rows_f32(int level, float *y, float *mean_out, float *rstd_out, const float *x,
+                           const float *gamma, const float *beta, int64_t rows, int64_t cols, float eps) {
+    for (int64_t r = 0; r < rows; r += ROWS_TOGETHER) {
+        const int count = rows - r < ROWS_TOGETHER ? (int)(rows - r) : ROWS_TOGETHER;
+        ROWS[level](count, y + r * cols, mean_out != NULL ? mean_out + r : NULL,
+                    rstd_out != NULL ? rstd_out + r : NULL, x + r * cols, gamma, beta, cols, eps);
+    }
 }
 
 float nf_layernorm_mean_lo_f32(const float *x, int64_t cols, float mean) {
-    return (float)(row_mean(x, cols) - (double)mean);
+    double mean_d;
+    rows_mean(1, x, cols, cols, widen4, &mean_d);
+    return (float)(mean_d - (double)mean);
 }
 
 int32_t nf_layernorm_check_eps(const char *op, float eps) {
@@ -186,11 +251,15 @@ NF_API int32_t nf_layernorm_fwd_f32(float *y, float *mean, float *rstd, const fl
     if (status != NF_OK) return status;
 
     const int parallel = rows > 1 && rows * cols >= NF_PARALLEL_MIN_WORK;
+    /* Pairs of rows, the unit nf_layernorm_rows_f32 sums together; a row's bits do not depend on the pairing. */
+    const int64_t pairs = (rows + 1) / 2;
     NF_PARALLEL_IF(parallel, nf_threads(),
         _Pragma("omp for schedule(static)")
-        for (int64_t r = 0; r < rows; r++)
-            nf_layernorm_row_f32(level, y + r * cols, mean ? mean + r : NULL, rstd ? rstd + r : NULL,
-                                 x + r * cols, gamma, beta, cols, eps);
+        for (int64_t p = 0; p < pairs; p++) {
+            const int64_t r = 2 * p;
+            nf_layernorm_rows_f32(level, y + r * cols, mean ? mean + r : NULL, rstd ? rstd + r : NULL, x + r * cols,
+                                  gamma, beta, rows - r < 2 ? rows - r : 2, cols, eps);
+        }
     );
     return NF_OK;
 }

@@ -23,13 +23,14 @@ void nf_layernorm_apply_row_f32(float *y, const float *x, float mean, float mean
                                 const float *gamma, const float *beta, int64_t cols);
 
 /*
- * y = (x - mean) * rstd * gamma + beta over one row of cols elements, with the
- * semantics of nf_layernorm_fwd_f32, by the code of `level` (an
- * NF_CPU_LEVEL_*; every level gives the same bits); y may be x (in place).
- * gamma, beta, mean and rstd may be NULL. The caller validates the rest.
+ * y = (x - mean) * rstd * gamma + beta over each of `rows` consecutive rows
+ * of cols elements, with the semantics of nf_layernorm_fwd_f32, by the code
+ * of `level` (an NF_CPU_LEVEL_*; every level gives the same bits, and a row's
+ * bits do not depend on its neighbours); y may be x (in place). gamma, beta,
+ * mean ([rows]) and rstd ([rows]) may be NULL. The caller validates the rest.
  */
-void nf_layernorm_row_f32(int level, float *y, float *mean, float *rstd, const float *x, const float *gamma,
-                          const float *beta, int64_t cols, float eps);
+void nf_layernorm_rows_f32(int level, float *y, float *mean, float *rstd, const float *x, const float *gamma,
+                           const float *beta, int64_t rows, int64_t cols, float eps);
 
 /*
  * The low part of one row's mean: the row's mean summed again in double

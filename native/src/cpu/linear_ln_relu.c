@@ -29,13 +29,11 @@ typedef struct {
 /* LayerNorm, then ReLU, on rows [r0, r1) of the product, which the engine has just computed. */
 static void normalize_rows(const void *context, int64_t r0, int64_t r1) {
     const ln_relu_rows *e = context;
-    for (int64_t r = r0; r < r1; r++) {
-        float *y_row = e->y + r * e->cols;
-        nf_layernorm_row_f32(e->level, y_row, e->mean != NULL ? e->mean + r : NULL,
-                             e->rstd != NULL ? e->rstd + r : NULL, e->product + r * e->cols, e->gamma, e->beta,
-                             e->cols, e->eps);
-        if (e->relu) nf_relu_span_f32(y_row, y_row, e->cols);
-    }
+    float *y_rows = e->y + r0 * e->cols;
+    nf_layernorm_rows_f32(e->level, y_rows, e->mean != NULL ? e->mean + r0 : NULL,
+                          e->rstd != NULL ? e->rstd + r0 : NULL, e->product + r0 * e->cols, e->gamma, e->beta,
+                          r1 - r0, e->cols, e->eps);
+    if (e->relu) nf_relu_span_f32(y_rows, y_rows, (r1 - r0) * e->cols);
 }
 
 int32_t nf_linear_ln_relu_fwd_check(const char *op, const float *y, const float *h, const float *mean,

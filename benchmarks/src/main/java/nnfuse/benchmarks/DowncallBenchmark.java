@@ -7,6 +7,7 @@ import java.lang.invoke.MethodHandle;
 import java.util.concurrent.TimeUnit;
 import nnfuse.LayerNormOps;
 import nnfuse.LinearLnReluOps;
+import nnfuse.PackedWeight;
 import nnfuse.Tensor;
 import nnfuse.internal.NativeLibrary;
 import nnfuse.internal.bindings.nnfuse_h;
@@ -32,7 +33,8 @@ import org.openjdk.jmh.annotations.Warmup;
  *
  * <p>Beside them, the smallest call that does work: the worksheet model's first layer at batch 4
  * ({@code [4, 52] -> [4, 128]}, fused Linear + LayerNorm + ReLU into preallocated outputs), which costs the
- * Java-side checks, the downcall and the kernel.
+ * Java-side checks, the downcall and the kernel: with the weight as stored (packed by the kernel on each call)
+ * and with it packed once ({@link PackedWeight}, as {@code nnfuse.nn}'s modules hold it).
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
@@ -56,6 +58,7 @@ public class DowncallBenchmark {
     private Tensor gamma;
     private Tensor beta;
     private Tensor y;
+    private PackedWeight packed;
 
     @Setup(Level.Trial)
     public void setUp() {
@@ -66,10 +69,12 @@ public class DowncallBenchmark {
         gamma = Data.uniform(4, OUT);
         beta = Data.uniform(5, OUT);
         y = Tensor.zeros(BATCH, OUT);
+        packed = PackedWeight.of(weight);
     }
 
     @TearDown(Level.Trial)
     public void tearDown() {
+        packed.close();
         for (Tensor t : new Tensor[] {x, weight, bias, gamma, beta, y}) {
             t.close();
         }
@@ -88,5 +93,10 @@ public class DowncallBenchmark {
     @Benchmark
     public void seedFirstLayer() {
         LinearLnReluOps.forward(y, null, null, null, x, weight, bias, gamma, beta, LayerNormOps.DEFAULT_EPS, true);
+    }
+
+    @Benchmark
+    public void seedFirstLayerPacked() {
+        LinearLnReluOps.forward(y, null, null, null, x, packed, bias, gamma, beta, LayerNormOps.DEFAULT_EPS, true);
     }
 }

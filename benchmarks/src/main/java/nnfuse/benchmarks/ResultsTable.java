@@ -94,6 +94,9 @@ public final class ResultsTable {
                 "< 50 ns", 50));
         rows.add(latency("Seed's first layer at batch 4 (" + layer(SEED_LAYERS.getFirst()) + ", fused)",
                 find("DowncallBenchmark.seedFirstLayer", null), "< 2 us", 2000));
+        rows.add(latency("Seed's first layer at batch 4 (" + layer(SEED_LAYERS.getFirst())
+                + ", fused, weight packed once)", find("DowncallBenchmark.seedFirstLayerPacked", null), "< 2 us",
+                2000));
         for (String step : List.of("forward", "trainStep")) {
             String what = step.equals("forward") ? "the seed MLP's forward" : "one training step of the seed MLP";
             for (String batch : BATCHES) {
