@@ -5,7 +5,7 @@
  * in the CPU's order; --fmad=false keeps every product a separate rounding).
  *
  * A row belongs to a half-warp: its 16 lanes are the CPU's 16 lanes of
- * row_mean/row_moments (lane l sums elements l, l + 16, ... of the full
+ * rows_mean/rows_moments (lane l sums elements l, l + 16, ... of the full
  * groups of 16), and an xor butterfly over offsets 8, 4, 2, 1 adds them in
  * lanes_sum's tree: (l + l^8), then + (l^4 ...), then the pairs of the
  * 4-vector, which is ((v0 + v2) + (v1 + v3)). The tail (the last cols % 16
@@ -34,7 +34,7 @@ __device__ __forceinline__ double nf_ln_lanes_sum(double lane_sum, double tail) 
     return lane_sum + tail;
 }
 
-/* row_mean of cpu/layernorm.c: the mean of x[0, n) in double, in every lane of the half-warp. */
+/* rows_mean of cpu/layernorm.c: the mean of x[0, n) in double, in every lane of the half-warp. */
 __device__ __forceinline__ double nf_ln_row_mean(const float *x, int64_t n, bool active) {
     double lane_sum = 0.0, tail = 0.0;
     if (active) {
