@@ -52,6 +52,8 @@ public final class Tensor implements AutoCloseable {
     private final Arena ownArena;
     private final MemorySegment ownBlock;
     private volatile boolean closed;
+    /** {@link #describe()}, made at its first use: ops build their argument messages with it on every call. */
+    private String description;
 
     private Tensor(MemorySegment segment, long[] shape, long numel, DType dtype, Device device, Arena ownArena) {
         this(segment, shape, numel, dtype, device, ownArena, null);
@@ -320,8 +322,12 @@ public final class Tensor implements AutoCloseable {
     /** Sets every element of a float32 tensor to {@code value}. */
     public Tensor fill(float value) {
         requireDType(DType.FLOAT32, "tensor");
-        if (device.isCuda() && Float.floatToRawIntBits(value) == 0) {
-            Cuda.zero(segment, byteSize(), device.index());
+        if (Float.floatToRawIntBits(value) == 0) {
+            if (device.isCuda()) {
+                Cuda.zero(segment, byteSize(), device.index());
+            } else {
+                segment.fill((byte) 0);
+            }
             return this;
         }
         write(host -> {
@@ -384,8 +390,13 @@ public final class Tensor implements AutoCloseable {
 
     /** The shape and type, e.g. {@code float32[3, 4]}, and the device unless it is the CPU; readable after close. */
     public String describe() {
-        String text = dtype.name().toLowerCase(java.util.Locale.ROOT) + Arrays.toString(shape);
-        return device.isCuda() ? text + " on " + device : text;
+        String text = description;
+        if (text == null) {
+            text = dtype.name().toLowerCase(java.util.Locale.ROOT) + Arrays.toString(shape);
+            text = device.isCuda() ? text + " on " + device : text;
+            description = text;
+        }
+        return text;
     }
 
     @Override
