@@ -35,6 +35,17 @@ class ReadmeExampleTest {
     }
 
     @Test
+    void deviceExampleRunsWhereTheDeviceIs(@TempDir Path dir) throws Exception {
+        String printed = run(dir, "DeviceExample").strip();
+        String device = Nnfuse.cudaDeviceCount() > 0 ? "cuda:0" : "cpu";
+        assertTrue(printed.startsWith(device + " ["), printed);
+        List<String> values = List.of(printed.substring(printed.indexOf('[') + 1, printed.length() - 1).split(", "));
+        assertEquals(8, values.size(), printed);
+        assertEquals(0.0, Double.parseDouble(values.get(0)), 0.0, printed);
+        assertEquals(1.0, Double.parseDouble(values.get(3)), 1e-5, printed);
+    }
+
+    @Test
     void trainingExampleRunsThreeEpochs(@TempDir Path dir) throws Exception {
         String printed = run(dir, "TrainingExample");
         assertEquals(3, printed.lines().count(), printed);
