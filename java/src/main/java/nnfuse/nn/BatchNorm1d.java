@@ -3,6 +3,7 @@ package nnfuse.nn;
 import java.util.List;
 import nnfuse.BatchNormOps;
 import nnfuse.DType;
+import nnfuse.Device;
 import nnfuse.Tensor;
 
 /**
@@ -35,9 +36,9 @@ public final class BatchNorm1d extends Module {
     private final Float momentum;
     private final Parameter weight;
     private final Parameter bias;
-    private final Tensor runningMean;
-    private final Tensor runningVar;
-    private final Tensor numBatchesTracked;
+    private Tensor runningMean;
+    private Tensor runningVar;
+    private Tensor numBatchesTracked;
 
     /** PyTorch's defaults: eps 1e-5, momentum 0.1, affine, tracking running statistics. */
     public BatchNorm1d(long features) {
@@ -105,6 +106,15 @@ public final class BatchNorm1d extends Module {
 
     /** Normalizes {@code input} ({@code [N, C]}) into a new tensor, updating the running statistics in training. */
     @Override
+    void moved(Device device) {
+        if (runningMean != null) {
+            runningMean = buffer("running_mean");
+            runningVar = buffer("running_var");
+            numBatchesTracked = buffer("num_batches_tracked");
+        }
+    }
+
+    @Override
     public Tensor forward(Tensor input) {
         checkOpen();
         if (!isTraining()) {
@@ -117,9 +127,9 @@ public final class BatchNorm1d extends Module {
         float m = runningMean == null ? 0f : momentum != null ? momentum : (float) (1.0 / batches);
         Tensor y = keeping(s -> {
             Tensor x = s.keep(copy(input));
-            Tensor mean = s.keep(Tensor.zeros(features));
-            Tensor rstd = s.keep(Tensor.zeros(features));
-            Tensor out = s.output(Tensor.zeros(x.shape()));
+            Tensor mean = s.keep(Tensor.zeros(x.device(), features));
+            Tensor rstd = s.keep(Tensor.zeros(x.device(), features));
+            Tensor out = s.output(Tensor.zeros(x.device(), x.shape()));
             BatchNormOps.forwardTraining(out, mean, rstd, runningMean, runningVar, x, data(weight), data(bias), eps,
                     m);
             return out;
@@ -136,7 +146,7 @@ public final class BatchNorm1d extends Module {
         checkOpen();
         try (Saved s = takeSaved(gradOutput)) {
             Tensor x = s.get(0);
-            return filled(x.shape(), dx -> BatchNormOps.backwardTraining(dx, grad(weight), grad(bias), gradOutput, x,
+            return filled(x, dx -> BatchNormOps.backwardTraining(dx, grad(weight), grad(bias), gradOutput, x,
                     s.get(1), s.get(2), data(weight), true));
         }
     }

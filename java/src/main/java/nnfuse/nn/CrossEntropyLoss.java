@@ -116,7 +116,7 @@ public final class CrossEntropyLoss implements AutoCloseable {
         if (!Float.isFinite(gradLoss)) {
             throw new IllegalArgumentException(NAME + ": gradLoss must be finite, got " + gradLoss);
         }
-        try (Tensor dloss = Tensor.of(new float[] {gradLoss}, 1)) {
+        try (Tensor dloss = Tensor.of(keptLogits.device(), new float[] {gradLoss}, 1)) {
             // In place: the kept copy of the logits becomes their gradient, handed to the caller.
             CrossEntropyOps.backward(keptLogits, dloss, keptLogits, keptLabels, weight, reduction, ignoreIndex,
                     labelSmoothing);

@@ -96,10 +96,10 @@ public final class FusedLinearLayerNormReLU extends Module {
             Tensor x = s.keep(copy(input));
             long[] outShape = outputShape(x);
             long rows = x.numel() / x.size(-1);
-            Tensor h = s.keep(Tensor.zeros(outShape));
-            Tensor mean = s.keep(Tensor.zeros(rows));
-            Tensor rstd = s.keep(Tensor.zeros(rows));
-            Tensor y = s.output(Tensor.zeros(outShape));
+            Tensor h = s.keep(Tensor.zeros(x.device(), outShape));
+            Tensor mean = s.keep(Tensor.zeros(x.device(), rows));
+            Tensor rstd = s.keep(Tensor.zeros(x.device(), rows));
+            Tensor y = s.output(Tensor.zeros(x.device(), outShape));
             forward(y, h, mean, rstd, x);
             return y;
         });
@@ -133,7 +133,7 @@ public final class FusedLinearLayerNormReLU extends Module {
             Parameter b = linear.bias();
             Parameter gamma = layerNorm.weight();
             Parameter beta = layerNorm.bias();
-            return filled(x.shape(), dx -> LinearLnReluOps.backward(dx, w.grad(), b.grad(), gamma.grad(),
+            return filled(x, dx -> LinearLnReluOps.backward(dx, w.grad(), b.grad(), gamma.grad(),
                     beta.grad(), gradOutput, x, w.data(), s.get(1), s.get(2), s.get(3), gamma.data(), beta.data(),
                     relu, true));
         }

@@ -65,9 +65,9 @@ public final class LayerNorm extends Module {
         return keeping(s -> {
             Tensor x = s.keep(copy(input));
             long rows = x.numel() / x.size(-1);
-            Tensor mean = s.keep(Tensor.zeros(rows));
-            Tensor rstd = s.keep(Tensor.zeros(rows));
-            Tensor y = s.output(Tensor.zeros(x.shape()));
+            Tensor mean = s.keep(Tensor.zeros(x.device(), rows));
+            Tensor rstd = s.keep(Tensor.zeros(x.device(), rows));
+            Tensor y = s.output(Tensor.zeros(x.device(), x.shape()));
             LayerNormOps.forward(y, mean, rstd, x, data(weight), data(bias), eps);
             return y;
         });
@@ -79,7 +79,7 @@ public final class LayerNorm extends Module {
         checkOpen();
         try (Saved s = takeSaved(gradOutput)) {
             Tensor x = s.get(0);
-            return filled(x.shape(), dx -> LayerNormOps.backward(dx, grad(weight), grad(bias), gradOutput, x,
+            return filled(x, dx -> LayerNormOps.backward(dx, grad(weight), grad(bias), gradOutput, x,
                     s.get(1), s.get(2), data(weight), true));
         }
     }

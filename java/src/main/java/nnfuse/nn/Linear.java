@@ -2,6 +2,7 @@ package nnfuse.nn;
 
 import java.util.Arrays;
 import java.util.List;
+import nnfuse.Device;
 import nnfuse.LinearOps;
 import nnfuse.PackedWeight;
 import nnfuse.Tensor;
@@ -104,6 +105,15 @@ public final class Linear extends Module {
         return packed;
     }
 
+    /** The packed copy was made from the weight before the move; the next CPU forward packs it again. */
+    @Override
+    void moved(Device device) {
+        if (packed != null) {
+            packed.close();
+            packed = null;
+        }
+    }
+
     /** Frees the parameters, as every module does, and the packed copy of the weight. */
     @Override
     public void close() {
@@ -120,7 +130,7 @@ public final class Linear extends Module {
         checkOpen();
         try (Saved s = takeSaved(gradOutput)) {
             Tensor x = s.get(0);
-            return filled(x.shape(), dx -> LinearOps.backward(dx, weight.grad(), grad(bias), gradOutput, x,
+            return filled(x, dx -> LinearOps.backward(dx, weight.grad(), grad(bias), gradOutput, x,
                     weight.data(), true));
         }
     }

@@ -17,6 +17,7 @@ import java.util.function.Consumer;
 import java.util.function.Function;
 import java.util.stream.Collectors;
 import nnfuse.DType;
+import nnfuse.Device;
 import nnfuse.Tensor;
 import nnfuse.internal.Npy;
 
@@ -284,6 +285,47 @@ public abstract class Module implements AutoCloseable {
         return new Summary(batch, rows);
     }
 
+    /**
+     * Moves the parameters (with their gradients) and the buffers of this module and its children to
+     * {@code device}, as PyTorch's {@code module.to(device)}, and returns this module. The state kept by a
+     * training forward is released, so the next backward needs a new forward. The tensors moved are new:
+     * tensors fetched before ({@link Parameter#data()}, {@link Parameter#grad()}, a batch norm's running
+     * statistics) are closed by the move, and an optimizer made before it holds momentum buffers on the old
+     * device, so make optimizers after moving the model, as PyTorch advises.
+     *
+     * @throws IllegalStateException after {@link #close()}
+     */
+    public Module to(Device device) {
+        checkOpen();
+        if (device == null) {
+            throw new IllegalArgumentException("device must not be null");
+        }
+        releaseSaved();
+        children().forEach(c -> c.to(device));
+        parameters.values().forEach(p -> p.moveTo(device));
+        buffers.replaceAll((name, b) -> new Entry(moved(b.tensor(), device), null, b.scalar()));
+        moved(device);
+        return this;
+    }
+
+    /** Called after {@link #to} moved this module's tensors: modules that hold them in fields fetch them again. */
+    void moved(Device device) {}
+
+    /** The buffer registered as {@code name}. */
+    final Tensor buffer(String name) {
+        return buffers.get(name).tensor();
+    }
+
+    /** {@code t} itself when it is on {@code device}, else a copy there, with {@code t} closed. */
+    static Tensor moved(Tensor t, Device device) {
+        if (t.device().equals(device)) {
+            return t;
+        }
+        Tensor copy = t.to(device);
+        t.close();
+        return copy;
+    }
+
     /** Frees the parameters, their gradients, the buffers and the kept state, and closes the children. Idempotent. */
     @Override
     public void close() {
@@ -537,9 +579,9 @@ public abstract class Module implements AutoCloseable {
         return p == null ? null : p.grad();
     }
 
-    /** A new float32 tensor of {@code shape} that {@code writer} fills; freed if the writer throws. */
-    static Tensor filled(long[] shape, Consumer<Tensor> writer) {
-        Tensor t = Tensor.zeros(shape);
+    /** A new float32 tensor shaped and placed as {@code like} that {@code writer} fills; freed if the writer throws. */
+    static Tensor filled(Tensor like, Consumer<Tensor> writer) {
+        Tensor t = Tensor.zeros(like.device(), like.shape());
         try {
             writer.accept(t);
         } catch (RuntimeException e) {

@@ -1,6 +1,7 @@
 package nnfuse.nn;
 
 import java.util.Arrays;
+import nnfuse.Device;
 import nnfuse.Tensor;
 
 /**
@@ -16,7 +17,7 @@ import nnfuse.Tensor;
  * thread-safe).
  */
 public final class Parameter {
-    private final Tensor data;
+    private Tensor data;
     private Tensor grad;
     private long version;
 
@@ -68,7 +69,7 @@ public final class Parameter {
     public Tensor grad() {
         checkOpen();
         if (grad == null) {
-            grad = Tensor.zeros(data.shape());
+            grad = Tensor.zeros(data.device(), data.shape());
         }
         return grad;
     }
@@ -105,6 +106,15 @@ public final class Parameter {
     @Override
     public String toString() {
         return "Parameter" + Arrays.toString(data.shape());
+    }
+
+    /** Moves the values and the gradient to {@code device}, freeing the old ones ({@link Module#to}). */
+    void moveTo(Device device) {
+        data = Module.moved(data, device);
+        if (grad != null) {
+            grad = Module.moved(grad, device);
+        }
+        version++;
     }
 
     /** Frees the values and the gradient; the owning module's {@link Module#close()} calls it. */

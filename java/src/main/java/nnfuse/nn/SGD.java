@@ -146,7 +146,7 @@ public final class SGD implements AutoCloseable {
             }
             boolean first = momentum != 0 && s.buffer == null;
             if (first) {
-                s.buffer = Tensor.zeros(s.parameter.shape());
+                s.buffer = Tensor.zeros(s.parameter.data().device(), s.parameter.shape());
             }
             try {
                 SgdOps.step(s.parameter.data(), s.buffer, s.parameter.grad(), lr, momentum, dampening,
