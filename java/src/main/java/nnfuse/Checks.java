@@ -141,6 +141,15 @@ final class Checks {
         return device == null ? Device.CPU : device;
     }
 
+    /**
+     * {@link #distinct} and then {@link #device} over the same arguments, for the ops that check both: returns
+     * the device the op runs on.
+     */
+    static Device distinctOnOneDevice(String op, int outputs, List<String> names, Tensor... tensors) {
+        distinct(op, outputs, names, tensors);
+        return device(op, names, tensors);
+    }
+
     /** {@code t} is in host memory; {@code why} says what needs it there. */
     static void onCpu(String op, String name, Tensor t, String why) {
         if (t != null && t.device().isCuda()) {

@@ -133,10 +133,9 @@ public final class LayerNormOps {
         Checks.shape(op, "dx", dx, x.shape(), "the shape of x");
         Checks.shape(op, "dgamma", dgamma, features, lastDim);
         Checks.shape(op, "dbeta", dbeta, features, lastDim);
-        Checks.distinct(op, 3, List.of("dx", "dgamma", "dbeta", "dy", "x", "mean", "rstd", "gamma"), dx, dgamma,
-                dbeta, dy, x, mean, rstd, gamma);
-        Device device = Checks.device(op, List.of("dx", "dgamma", "dbeta", "dy", "x", "mean", "rstd", "gamma"), dx,
-                dgamma, dbeta, dy, x, mean, rstd, gamma);
+        Device device = Checks.distinctOnOneDevice(op, 3,
+                List.of("dx", "dgamma", "dbeta", "dy", "x", "mean", "rstd", "gamma"), dx, dgamma, dbeta, dy, x, mean,
+                rstd, gamma);
         NativeLibrary.ensureLoaded();
         if (device.isCuda()) {
             Status.check(nnfuse_h.nf_cuda_layernorm_bwd_f32(Tensor.segmentOrNull(dx), Tensor.segmentOrNull(dgamma),

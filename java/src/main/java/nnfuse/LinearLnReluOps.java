@@ -133,8 +133,7 @@ public final class LinearLnReluOps {
         Checks.shape(OP, "beta", beta, features, outFeatures);
         Checks.nonNegative(OP, "eps", eps);
         List<String> names = List.of("y", "h", "mean", "rstd", "x", "weight", "bias", "gamma", "beta");
-        Checks.distinct(OP, 4, names, y, h, mean, rstd, x, weight, bias, gamma, beta);
-        return Checks.device(OP, names, y, h, mean, rstd, x, weight, bias, gamma, beta);
+        return Checks.distinctOnOneDevice(OP, 4, names, y, h, mean, rstd, x, weight, bias, gamma, beta);
     }
 
     /**
@@ -191,11 +190,9 @@ public final class LinearLnReluOps {
         Checks.shape(op, "beta", beta, features, outFeatures);
         Checks.shape(op, "dgamma", dgamma, features, outFeatures);
         Checks.shape(op, "dbeta", dbeta, features, outFeatures);
-        Checks.distinct(op, 5, List.of("dx", "dweight", "dbias", "dgamma", "dbeta", "dy", "x", "weight", "h", "mean",
-                "rstd", "gamma", "beta"), dx, dweight, dbias, dgamma, dbeta, dy, x, weight, h, mean, rstd, gamma, beta);
-        Device device = Checks.device(op, List.of("dx", "dweight", "dbias", "dgamma", "dbeta", "dy", "x", "weight",
-                "h", "mean", "rstd", "gamma", "beta"), dx, dweight, dbias, dgamma, dbeta, dy, x, weight, h, mean, rstd,
-                gamma, beta);
+        Device device = Checks.distinctOnOneDevice(op, 5, List.of("dx", "dweight", "dbias", "dgamma", "dbeta", "dy",
+                "x", "weight", "h", "mean", "rstd", "gamma", "beta"), dx, dweight, dbias, dgamma, dbeta, dy, x, weight, h,
+                mean, rstd, gamma, beta);
         NativeLibrary.ensureLoaded();
         if (device.isCuda()) {
             Status.check(nnfuse_h.nf_cuda_linear_ln_relu_bwd_f32(Tensor.segmentOrNull(dx),

@@ -46,8 +46,7 @@ public final class LinearOps {
         Shape s = Shape.of(op, x, weight, bias);
         Checks.tensor(op, "y", y);
         Checks.shape(op, "y", y, s.output(), "x.shape[:-1] + [out_features]");
-        Checks.distinct(op, 1, List.of("y", "x", "weight", "bias"), y, x, weight, bias);
-        Device device = Checks.device(op, List.of("y", "x", "weight", "bias"), y, x, weight, bias);
+        Device device = Checks.distinctOnOneDevice(op, 1, List.of("y", "x", "weight", "bias"), y, x, weight, bias);
         NativeLibrary.ensureLoaded();
         if (device.isCuda()) {
             Status.check(nnfuse_h.nf_cuda_linear_fwd_f32(y.address(), x.address(), weight.address(),
@@ -83,8 +82,7 @@ public final class LinearOps {
         Checks.tensor(op, "y", y);
         Checks.shape(op, "y", y, s.output(), "x.shape[:-1] + [out_features]");
         Tensor packed = weight.tensor(op);
-        Checks.distinct(op, 1, List.of("y", "x", "weight", "bias"), y, x, packed, bias);
-        Checks.device(op, List.of("y", "x", "weight", "bias"), y, x, packed, bias);
+        Checks.distinctOnOneDevice(op, 1, List.of("y", "x", "weight", "bias"), y, x, packed, bias);
         NativeLibrary.ensureLoaded();
         Status.check(nnfuse_h.nf_linear_packed_fwd_f32(y.segment(), x.segment(), packed.segment(),
                 Tensor.segmentOrNull(bias), s.rows(), s.in(), s.out()));
@@ -117,10 +115,8 @@ public final class LinearOps {
         final String op = "linearBackward";
         Shape s = Shape.of(op, x, weight, null);
         s.checkGradients(op, dx, dweight, dbias, dy, weight);
-        Checks.distinct(op, 3, List.of("dx", "dweight", "dbias", "dy", "x", "weight"), dx, dweight, dbias, dy, x,
-                weight);
-        Device device = Checks.device(op, List.of("dx", "dweight", "dbias", "dy", "x", "weight"), dx, dweight, dbias,
-                dy, x, weight);
+        Device device = Checks.distinctOnOneDevice(op, 3, List.of("dx", "dweight", "dbias", "dy", "x", "weight"), dx,
+                dweight, dbias, dy, x, weight);
         NativeLibrary.ensureLoaded();
         if (device.isCuda()) {
             Status.check(nnfuse_h.nf_cuda_linear_bwd_f32(Tensor.segmentOrNull(dx), Tensor.segmentOrNull(dweight),

@@ -4,6 +4,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import nnfuse.ArgmaxOps;
 import nnfuse.DType;
+import nnfuse.Device;
 import nnfuse.Tensor;
 import nnfuse.random.Philox4x32;
 
@@ -83,26 +84,31 @@ public final class Trainer {
         model.train();
         double objective = 0;
         long correct = 0;
-        for (int start = 0; start < n; start += batchSize) {
-            int rows = Math.min(batchSize, n - start);
-            try (Tensor xb = gather(x, order, start, rows); Tensor yb = gather(labels, order, start, rows)) {
-                optimizer.zeroGrad();
-                double batchObjective;
-                try (Tensor logits = model.forward(xb)) {
-                    batchObjective = loss.forward(logits, yb);
-                    correct += matches(logits, yb);
+        try (Arena arena = Arena.ofConfined()) {
+            Tensor hostX = onHost(x, arena);
+            Tensor hostLabels = onHost(labels, arena);
+            for (int start = 0; start < n; start += batchSize) {
+                int rows = Math.min(batchSize, n - start);
+                try (Tensor xb = gather(hostX, order, start, rows, x.device());
+                        Tensor yb = gather(hostLabels, order, start, rows, labels.device())) {
+                    optimizer.zeroGrad();
+                    double batchObjective;
+                    try (Tensor logits = model.forward(xb)) {
+                        batchObjective = loss.forward(logits, yb);
+                        correct += matches(logits, yb);
+                    }
+                    if (penalty != null) {
+                        batchObjective += penalty.value(model);
+                    }
+                    try (Tensor dlogits = loss.backward()) {
+                        model.backward(dlogits).close();
+                    }
+                    if (penalty != null) {
+                        penalty.addGradient(model);
+                    }
+                    optimizer.step();
+                    objective += batchObjective * rows;
                 }
-                if (penalty != null) {
-                    batchObjective += penalty.value(model);
-                }
-                try (Tensor dlogits = loss.backward()) {
-                    model.backward(dlogits).close();
-                }
-                if (penalty != null) {
-                    penalty.addGradient(model);
-                }
-                optimizer.step();
-                objective += batchObjective * rows;
             }
         }
         return new EpochStats(++epochs, objective / n, (double) correct / n);
@@ -122,7 +128,9 @@ public final class Trainer {
         int n = checkData(x, labels, batchSize);
         boolean training = model.isTraining();
         model.eval();
-        try {
+        try (Arena arena = Arena.ofConfined()) {
+            Tensor hostX = onHost(x, arena);
+            Tensor hostLabels = onHost(labels, arena);
             long correct = 0;
             for (int start = 0; start < n; start += batchSize) {
                 int rows = Math.min(batchSize, n - start);
@@ -130,7 +138,8 @@ public final class Trainer {
                 for (int i = 0; i < rows; i++) {
                     identity[i] = start + i;
                 }
-                try (Tensor xb = gather(x, identity, 0, rows); Tensor yb = gather(labels, identity, 0, rows);
+                try (Tensor xb = gather(hostX, identity, 0, rows, x.device());
+                        Tensor yb = gather(hostLabels, identity, 0, rows, labels.device());
                         Tensor logits = model.forward(xb)) {
                     correct += matches(logits, yb);
                 }
@@ -165,23 +174,28 @@ public final class Trainer {
         return order;
     }
 
+    /** {@code t} when it is in host memory, else a copy of it in {@code arena}: batches are gathered on the host. */
+    private static Tensor onHost(Tensor t, Arena arena) {
+        return t.device().isCuda() ? Tensor.zeros(arena, t.dtype(), t.shape()).copyFrom(t) : t;
+    }
+
     /**
-     * Rows {@code order[start .. start + rows - 1]} of {@code t} (any element type), copied into a new tensor on
-     * t's device. The rows are gathered on the host: a dataset on a CUDA device goes through one host copy.
+     * Rows {@code order[start .. start + rows - 1]} of the host tensor {@code host} (any element type), copied
+     * into a new tensor on {@code device}: directly on the CPU, through a host staging tensor for a CUDA device.
      */
-    private static Tensor gather(Tensor t, int[] order, int start, int rows) {
-        long[] shape = t.shape();
-        long rowBytes = t.numel() / shape[0] * t.dtype().byteSize();
+    private static Tensor gather(Tensor host, int[] order, int start, int rows, Device device) {
+        long[] shape = host.shape();
+        long rowBytes = host.numel() / shape[0] * host.dtype().byteSize();
         shape[0] = rows;
         try (Arena arena = Arena.ofConfined()) {
-            Tensor source = t.device().isCuda() ? Tensor.zeros(arena, t.dtype(), t.shape()).copyFrom(t) : t;
-            Tensor out = Tensor.zeros(arena, t.dtype(), shape);
-            MemorySegment from = source.segment();
+            Tensor out = device.isCuda() ? Tensor.zeros(arena, host.dtype(), shape)
+                    : Tensor.zeros(Device.CPU, host.dtype(), shape);
+            MemorySegment from = host.segment();
             MemorySegment to = out.segment();
             for (int r = 0; r < rows; r++) {
                 MemorySegment.copy(from, order[start + r] * rowBytes, to, r * rowBytes, rowBytes);
             }
-            return out.to(t.device());
+            return device.isCuda() ? out.to(device) : out;
         }
     }
 
