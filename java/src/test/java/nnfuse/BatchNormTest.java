@@ -15,20 +15,16 @@ import java.util.stream.Stream;
 import nnfuse.internal.NativeLibrary;
 import nnfuse.internal.bindings.nnfuse_h;
 import nnfuse.reference.BatchNormReference;
+import nnfuse.testing.AtEachCpuLevel;
 import nnfuse.testing.CpuLevels;
 import nnfuse.testing.FiniteDifferences;
 import nnfuse.testing.TestData;
 import nnfuse.testing.Threads;
 import nnfuse.testing.Tolerance;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Nested;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.params.Parameter;
-import org.junit.jupiter.params.ParameterizedClass;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
-import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
@@ -48,23 +44,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  * (the running ones one per step): atol 1e-6 + rtol 1e-6, and rtol 1e-7 where the
  * exact value is a small integer.
  */
-@ParameterizedClass(name = "{0}")
-@EnumSource(CpuLevel.class)
-class BatchNormTest {
-    /** The level every test of this class runs at (see {@link CpuLevels}). */
-    @Parameter
-    CpuLevel level;
-
-    @BeforeEach
-    void atLevel() {
-        CpuLevels.use(level);
-    }
-
-    @AfterEach
-    void restoreLevel() {
-        CpuLevels.restore();
-    }
-
+class BatchNormTest extends AtEachCpuLevel {
     private static final Tolerance Y = Tolerance.of(1e-5, 1e-5);
     private static final Tolerance STATS = Tolerance.of(1e-6, 1e-6);
     private static final Tolerance WORKSHEET_Y = Tolerance.of(1e-6, 2e-7);

@@ -18,21 +18,18 @@ import nnfuse.internal.NativeLibrary;
 import nnfuse.internal.bindings.nnfuse_h;
 import nnfuse.random.Philox4x32;
 import nnfuse.reference.DropoutReference;
+import nnfuse.testing.AtEachCpuLevel;
 import nnfuse.testing.CpuLevels;
 import nnfuse.testing.FiniteDifferences;
 import nnfuse.testing.PhiloxFixture;
 import nnfuse.testing.TestData;
 import nnfuse.testing.Threads;
 import nnfuse.testing.Tolerance;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Nested;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.params.Parameter;
-import org.junit.jupiter.params.ParameterizedClass;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
-import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.params.provider.MethodSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -54,23 +51,7 @@ import org.junit.jupiter.params.provider.ValueSource;
  * seeds are fixed, so they are deterministic and cannot flake, and the bound
  * only shows that the generator is not visibly biased.
  */
-@ParameterizedClass(name = "{0}")
-@EnumSource(CpuLevel.class)
-class DropoutTest {
-    /** The level every test of this class runs at (see {@link CpuLevels}). */
-    @Parameter
-    CpuLevel level;
-
-    @BeforeEach
-    void atLevel() {
-        CpuLevels.use(level);
-    }
-
-    @AfterEach
-    void restoreLevel() {
-        CpuLevels.restore();
-    }
-
+class DropoutTest extends AtEachCpuLevel {
     private static final float[] PS = {0f, 0.1f, 0.5f, 0.75f, 0.999f, 1f};
     /**
      * Block-aligned and not; across 2^32 (the index's low word wraps); across 2^34, where the block counter

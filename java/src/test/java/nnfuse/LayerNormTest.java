@@ -10,19 +10,15 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.stream.Stream;
 import nnfuse.reference.LayerNormReference;
+import nnfuse.testing.AtEachCpuLevel;
 import nnfuse.testing.CpuLevels;
 import nnfuse.testing.FiniteDifferences;
 import nnfuse.testing.TestData;
 import nnfuse.testing.Threads;
 import nnfuse.testing.Tolerance;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.params.Parameter;
-import org.junit.jupiter.params.ParameterizedClass;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
-import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
@@ -51,23 +47,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  * widened by {@link Tolerance#forReduction}. The reference backward itself is checked against central finite
  * differences of the double reference forward with {@link FiniteDifferences#SCALED_TOLERANCE}.
  */
-@ParameterizedClass(name = "{0}")
-@EnumSource(CpuLevel.class)
-class LayerNormTest {
-    /** The level every test of this class runs at (see {@link CpuLevels}). */
-    @Parameter
-    CpuLevel level;
-
-    @BeforeEach
-    void atLevel() {
-        CpuLevels.use(level);
-    }
-
-    @AfterEach
-    void restoreLevel() {
-        CpuLevels.restore();
-    }
-
+class LayerNormTest extends AtEachCpuLevel {
     private static final Tolerance Y = Tolerance.of(1e-5, 1e-5);
     private static final Tolerance STATS = Tolerance.of(1e-6, 1e-6);
     /** Unit roundoff of float32. */

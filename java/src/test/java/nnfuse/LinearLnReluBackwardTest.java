@@ -9,18 +9,14 @@ import java.util.List;
 import java.util.stream.Stream;
 import nnfuse.reference.LayerNormReference;
 import nnfuse.reference.LinearLnReluReference;
+import nnfuse.testing.AtEachCpuLevel;
 import nnfuse.testing.CpuLevels;
 import nnfuse.testing.FiniteDifferences;
 import nnfuse.testing.TestData;
 import nnfuse.testing.Threads;
 import nnfuse.testing.Tolerance;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.params.Parameter;
-import org.junit.jupiter.params.ParameterizedClass;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
@@ -43,23 +39,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  * with {@link FiniteDifferences#SCALED_TOLERANCE}, on data whose LayerNorm outputs all lie at least 1e-3 from the
  * kink, where the ReLU is linear within the step.
  */
-@ParameterizedClass(name = "{0}")
-@EnumSource(CpuLevel.class)
-class LinearLnReluBackwardTest {
-    /** The level every test of this class runs at (see {@link CpuLevels}). */
-    @Parameter
-    CpuLevel level;
-
-    @BeforeEach
-    void atLevel() {
-        CpuLevels.use(level);
-    }
-
-    @AfterEach
-    void restoreLevel() {
-        CpuLevels.restore();
-    }
-
+class LinearLnReluBackwardTest extends AtEachCpuLevel {
     private static final float EPS = LayerNormOps.DEFAULT_EPS;
     /** Unit roundoff of float32. */
     private static final double U = 0x1p-24;

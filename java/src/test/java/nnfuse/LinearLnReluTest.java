@@ -11,18 +11,14 @@ import java.util.Arrays;
 import java.util.stream.Stream;
 import nnfuse.reference.LinearLnReluReference;
 import nnfuse.testing.Backends;
+import nnfuse.testing.AtEachCpuLevel;
 import nnfuse.testing.CpuLevels;
 import nnfuse.testing.TestData;
 import nnfuse.testing.Threads;
 import nnfuse.testing.Tolerance;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.params.Parameter;
-import org.junit.jupiter.params.ParameterizedClass;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
-import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
@@ -43,23 +39,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  * nothing. Against the unfused chain the comparison is bit-for-bit: the fused op runs the same product
  * routine and the same LayerNorm row routine in the same order, so any difference is a bug.
  */
-@ParameterizedClass(name = "{0}")
-@EnumSource(CpuLevel.class)
-class LinearLnReluTest {
-    /** The level every test of this class runs at (see {@link CpuLevels}). */
-    @Parameter
-    CpuLevel level;
-
-    @BeforeEach
-    void atLevel() {
-        CpuLevels.use(level);
-    }
-
-    @AfterEach
-    void restoreLevel() {
-        CpuLevels.restore();
-    }
-
+class LinearLnReluTest extends AtEachCpuLevel {
     private static final float EPS = LayerNormOps.DEFAULT_EPS;
     /** The outputs in the order {@link Case#fused} and {@link Case#unfused} return them. */
     private static final String[] OUTPUTS = {"y", "h", "mean", "rstd"};

@@ -10,19 +10,15 @@ import java.util.List;
 import java.util.stream.Stream;
 import nnfuse.reference.LinearReference;
 import nnfuse.testing.Backends;
+import nnfuse.testing.AtEachCpuLevel;
 import nnfuse.testing.CpuLevels;
 import nnfuse.testing.FiniteDifferences;
 import nnfuse.testing.TestData;
 import nnfuse.testing.Threads;
 import nnfuse.testing.Tolerance;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.params.Parameter;
-import org.junit.jupiter.params.ParameterizedClass;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
-import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
@@ -51,23 +47,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  * reference forward with {@link FiniteDifferences#SCALED_TOLERANCE}. Accumulation ({@code old + new}, one float
  * addition per element), optional gradients, threads and batch layout are compared bit for bit.
  */
-@ParameterizedClass(name = "{0}")
-@EnumSource(CpuLevel.class)
-class LinearTest {
-    /** The level every test of this class runs at (see {@link CpuLevels}). */
-    @Parameter
-    CpuLevel level;
-
-    @BeforeEach
-    void atLevel() {
-        CpuLevels.use(level);
-    }
-
-    @AfterEach
-    void restoreLevel() {
-        CpuLevels.restore();
-    }
-
+class LinearTest extends AtEachCpuLevel {
     /** Unit roundoff of float32. */
     static final double U = 0x1p-24;
     /** The gradients in the order {@link BackwardCase#run} returns them. */
