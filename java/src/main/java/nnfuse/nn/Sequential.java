@@ -1,6 +1,7 @@
 package nnfuse.nn;
 
 import java.util.List;
+import java.util.function.BiFunction;
 import nnfuse.Tensor;
 
 /**
@@ -47,22 +48,7 @@ public final class Sequential extends Module {
         if (modules.isEmpty()) {
             return copy(input);
         }
-        Tensor current = null;
-        try {
-            for (Module m : modules) {
-                Tensor next = m.forward(current == null ? input : current);
-                if (current != null) {
-                    current.close();
-                }
-                current = next;
-            }
-        } catch (RuntimeException e) {
-            if (current != null) {
-                current.close();
-            }
-            throw e;
-        }
-        return current;
+        return chain(modules, input, Module::forward);
     }
 
     /**
@@ -80,10 +66,18 @@ public final class Sequential extends Module {
         if (modules.isEmpty()) {
             return copy(gradOutput);
         }
+        return chain(modules.reversed(), gradOutput, Module::backward);
+    }
+
+    /**
+     * Applies {@code step} to each module in order, each on the previous result (the first on {@code first}),
+     * freeing each intermediate result, and on a failure the last one made.
+     */
+    private static Tensor chain(List<Module> order, Tensor first, BiFunction<Module, Tensor, Tensor> step) {
         Tensor current = null;
         try {
-            for (Module m : modules.reversed()) {
-                Tensor next = m.backward(current == null ? gradOutput : current);
+            for (Module m : order) {
+                Tensor next = step.apply(m, current == null ? first : current);
                 if (current != null) {
                     current.close();
                 }
